@@ -1,0 +1,1 @@
+"""A tiny statistics report that uses numpy from the shared framework layer."""

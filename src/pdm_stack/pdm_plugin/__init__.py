@@ -1,0 +1,49 @@
+"""PDM front end: ``pdm stack ...``.
+
+Loaded through the ``pdm`` entry point group. Importing this package must stay cheap and must not
+fail, because PDM only reports "Failed to load plugin" for a plugin that raises here.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pdm.project.config import ConfigItem
+
+from pdm_stack.pdm_plugin.stack import StackCommand
+
+if TYPE_CHECKING:
+    from pdm.core import Core
+
+
+def _as_bool(value: str | bool) -> bool:
+    if isinstance(value, bool):
+        return value
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+CONFIG_ITEMS: dict[str, ConfigItem] = {
+    "stack.runtime_mirror": ConfigItem(
+        "Base URL or local folder with python-build-standalone archives under their original names",
+        None,
+        env_var="PDM_STACK_RUNTIME_MIRROR",
+    ),
+    "stack.local_runtime": ConfigItem(
+        "When to make runtimes from a CPython on this machine: prefer, fallback or never",
+        "fallback",
+        env_var="PDM_STACK_LOCAL_RUNTIME",
+    ),
+    "stack.register_runtimes": ConfigItem(
+        "Install downloaded runtimes into python.install_root so `pdm python list` shows them",
+        True,
+        env_var="PDM_STACK_REGISTER_RUNTIMES",
+        coerce=_as_bool,
+    ),
+}
+
+
+def register(core: Core) -> None:
+    """Entry point: adds ``pdm stack`` and the ``stack.*`` config keys."""
+    core.register_command(StackCommand, "stack")
+    for name, item in CONFIG_ITEMS.items():
+        core.add_config(name, item)

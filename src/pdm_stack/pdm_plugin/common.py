@@ -1,0 +1,114 @@
+"""What every ``pdm stack`` subcommand shares: options, opening the stack, error reporting.
+
+The core raises :class:`StackError` for user errors; here they become PDM's one-line usage
+errors, with the traceback printed first only when ``-v`` was given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from pdm.cli.options import ArgumentGroup, Option, project_option, verbose_option
+from pdm.exceptions import PdmUsageError
+from pdm.termui import Verbosity
+from rich.markup import escape
+
+from pdm_stack.errors import StackError
+from pdm_stack.graph import Layer, select_layers
+from pdm_stack.spec.loader import find_spec_file
+from pdm_stack.stack import Stack, open_stack
+
+if TYPE_CHECKING:
+    from pdm.project import Project
+    from pdm.termui import UI
+
+spec_option = Option(
+    "--spec",
+    metavar="PATH",
+    help="Read the stack from this file (a pyproject.toml with [tool.venvstacks], or a venvstacks.toml)"
+    " instead of the project's pyproject.toml",
+)
+
+selection_group = ArgumentGroup("Layer selection")
+selection_group.add_argument(
+    "--include",
+    metavar="GLOB",
+    action="append",
+    default=[],
+    help="Only these layers: a glob over layer names and env names (repeatable; default: all)",
+)
+selection_group.add_argument(
+    "--include-dependencies",
+    action="store_true",
+    help="Also select the layers the selected ones build on",
+)
+selection_group.add_argument(
+    "--include-derived",
+    action="store_true",
+    help="Also select the layers built on the selected ones",
+)
+
+COMMON_ARGUMENTS = (verbose_option, project_option, spec_option)
+
+
+class PdmReporter:
+    """Adapts PDM's UI to the core's Reporter protocol."""
+
+    def __init__(self, ui: UI) -> None:
+        self.ui = ui
+        self.verbosity = int(ui.verbosity)
+
+    def info(self, message: str) -> None:
+        self.ui.echo(message, err=True)
+
+    def detail(self, message: str) -> None:
+        self.ui.echo(message, err=True, verbosity=Verbosity.DETAIL)
+
+    def warn(self, message: str) -> None:
+        self.ui.warn(message)
+
+    @contextmanager
+    def step(self, title: str) -> Iterator[None]:
+        if self.verbosity >= Verbosity.DETAIL:
+            # Detailed output interleaves with a spinner badly: print plain lines instead.
+            self.ui.echo(f"{title} ...", err=True)
+            yield
+            return
+        with self.ui.open_spinner(title):
+            yield
+        self.ui.echo(f"[success]✔[/] {title}", err=True)
+
+
+@contextmanager
+def user_errors(project: Project) -> Iterator[None]:
+    """Turn core user errors into PDM usage errors (one line each, no traceback unless -v)."""
+    try:
+        yield
+    except StackError as exc:
+        if project.core.ui.verbosity >= Verbosity.DETAIL:
+            project.core.ui.echo(traceback.format_exc(), err=True)
+        # PDM renders the message as rich markup: escape it or '[tool.venvstacks]' vanishes.
+        raise PdmUsageError(escape(str(exc))) from exc
+
+
+def open_project_stack(project: Project, options: argparse.Namespace) -> Stack:
+    """Open the stack of the project (or of ``--spec``), knowing PDM's configured index names."""
+    path = find_spec_file(project.root, options.spec)
+    extra_indexes = [source.name for source in project.sources if source.name]
+    stack = open_stack(path, extra_indexes=extra_indexes)
+    for warning in stack.spec.warnings:
+        project.core.ui.warn(warning)
+    return stack
+
+
+def selected_layers(stack: Stack, options: argparse.Namespace) -> list[Layer]:
+    return select_layers(
+        stack.graph,
+        options.include,
+        include_dependencies=options.include_dependencies,
+        include_derived=options.include_derived,
+    )

@@ -1,0 +1,45 @@
+"""``pdm stack show``: validate the stack and print its layers with their status."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import TYPE_CHECKING
+
+from pdm.cli.commands.base import BaseCommand
+
+from pdm_stack.pdm_plugin.common import (
+    COMMON_ARGUMENTS,
+    open_project_stack,
+    selected_layers,
+    selection_group,
+    user_errors,
+)
+from pdm_stack.show import collect_reports, render_tree, stack_json
+
+if TYPE_CHECKING:
+    from pdm.project import Project
+
+
+class ShowCommand(BaseCommand):
+    """Validate the stack and show its layers, their sys.path order and status"""
+
+    arguments = (*COMMON_ARGUMENTS, selection_group)
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument(
+            "--json",
+            action="store_true",
+            help="Print one JSON object (schema: docs/show-json.md) for IDEs and scripts",
+        )
+
+    def handle(self, project: Project, options: argparse.Namespace) -> None:
+        with user_errors(project):
+            stack = open_project_stack(project, options)
+            reports = collect_reports(stack, selected_layers(stack, options))
+        if options.json:
+            # Plain print: rich markup processing must not touch JSON text.
+            print(json.dumps(stack_json(stack, reports), indent=2))
+            return
+        for line in render_tree(stack, reports):
+            project.core.ui.echo(line, highlight=False, markup=False)

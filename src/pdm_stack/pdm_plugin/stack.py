@@ -1,0 +1,30 @@
+"""``pdm stack``: the parent command; each subcommand lives in its own module."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+from pdm.cli.commands.base import BaseCommand
+
+from pdm_stack.pdm_plugin.show import ShowCommand
+
+if TYPE_CHECKING:
+    from pdm.project import Project
+
+
+class StackCommand(BaseCommand):
+    """Layered environments: runtimes, frameworks and applications from [tool.venvstacks]"""
+
+    name = "stack"
+    # Options like -v/-p live on the subcommands only: defined on both, the subcommand's default
+    # would silently overwrite the value given before the subcommand name.
+    arguments = ()
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        subparsers = parser.add_subparsers(title="commands", metavar="")
+        ShowCommand.register_to(subparsers, "show")
+        self.parser = parser
+
+    def handle(self, project: Project, options: argparse.Namespace) -> None:
+        self.parser.print_help()

@@ -1,0 +1,102 @@
+"""The data behind ``stack show``: one record per layer, as text or as the documented JSON.
+
+The JSON shape is a public interface (docs/show-json.md) used by IDEs and scripts: add fields,
+never rename or drop them. Values a capability cannot know yet are ``null``/``false``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pdm_stack import __version__
+from pdm_stack.graph import Layer
+from pdm_stack.spec.loader import display_path
+from pdm_stack.stack import Stack
+from pdm_stack.status import LayerStatus, layer_status
+
+JSON_SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class LayerReport:
+    layer: Layer
+    status: LayerStatus
+
+    def to_json(self) -> dict[str, Any]:
+        spec = self.layer.spec
+        return {
+            "name": spec.name,
+            "kind": spec.kind.value,
+            "env_name": spec.env_name,
+            "install_target": self.status.install_target,
+            "runtime": self.layer.runtime,
+            "python_implementation": spec.python_implementation,
+            "frameworks": list(spec.frameworks),
+            "depends_on": list(self.layer.depends_on),
+            "platforms": list(self.layer.platforms),
+            "requirements": list(spec.requirements),
+            "launch_module": str(spec.launch_module) if spec.launch_module else None,
+            "support_modules": [str(p) for p in spec.support_modules],
+            "lock_file": str(self.status.lock_file) if self.status.lock_file else None,
+            "lock_valid": self.status.lock_valid,
+            "build_dir": str(self.status.build_dir) if self.status.build_dir else None,
+            "built": self.status.built,
+        }
+
+
+def collect_reports(stack: Stack, layers: list[Layer]) -> list[LayerReport]:
+    return [LayerReport(layer, layer_status(stack, layer)) for layer in layers]
+
+
+def stack_json(stack: Stack, reports: list[LayerReport]) -> dict[str, Any]:
+    settings = stack.settings
+    return {
+        "schema_version": JSON_SCHEMA_VERSION,
+        "pdm_stack_version": __version__,
+        "spec_file": str(stack.spec.path),
+        "settings": {
+            "build_dir": str(settings.build_dir),
+            "output_dir": str(settings.output_dir),
+            "export_dir": str(settings.export_dir),
+            "requirements_dir": str(settings.requirements_dir),
+        },
+        "warnings": list(stack.spec.warnings),
+        "layers": [report.to_json() for report in reports],
+    }
+
+
+def render_tree(stack: Stack, reports: list[LayerReport]) -> list[str]:
+    """Human-readable tree: each runtime, with the frameworks and apps built on it below."""
+    lines = [f"Stack {display_path(stack.spec.path)} {stack.spec.table}"]
+    runtimes = [r for r in reports if r.layer.kind.value == "runtime"]
+    others = [r for r in reports if r.layer.kind.value != "runtime"]
+    orphans = [r for r in others if r.layer.runtime not in {rt.layer.name for rt in runtimes}]
+    for runtime in runtimes:
+        spec = runtime.layer.spec
+        lines.append(f"{spec.env_name}  runtime {spec.python_implementation}  {_status(runtime)}")
+        children = [r for r in others if r.layer.runtime == runtime.layer.name]
+        for position, child in enumerate(children):
+            branch = "└──" if position == len(children) - 1 else "├──"
+            lines.append(f"{branch} {_describe(child)}  {_status(child)}")
+    lines.extend(f"    {_describe(r)}  {_status(r)}" for r in orphans)
+    return lines
+
+
+def _describe(report: LayerReport) -> str:
+    layer = report.layer
+    text = layer.env_name
+    frameworks = [d for d in layer.depends_on if d != layer.runtime]
+    if frameworks:
+        text += f" <- {', '.join(frameworks)}"
+    if layer.spec.launch_module is not None:
+        text += f"  [python -m {layer.spec.launch_module.stem if layer.spec.launch_module.suffix else layer.spec.launch_module.name}]"
+    return text
+
+
+def _status(report: LayerReport) -> str:
+    layer, status = report.layer, report.status
+    platforms = ",".join(layer.platforms) if layer.platforms else "disabled (no platforms)"
+    lock = "locked" if status.lock_valid else ("stale lock" if status.lock_file else "not locked")
+    build = "built" if status.built else "not built"
+    return f"({len(layer.spec.requirements)} reqs; {platforms}; {lock}; {build})"

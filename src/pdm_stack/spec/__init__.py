@@ -1,0 +1,25 @@
+"""The stack definition: what ``[tool.venvstacks]`` (or a ``venvstacks.toml``) declares.
+
+``load_stack`` reads and validates a spec file into a :class:`StackSpec`; the layer graph built
+from it lives in :mod:`pdm_stack.graph`.
+"""
+
+from pdm_stack.spec.loader import load_stack
+from pdm_stack.spec.model import (
+    PLATFORMS,
+    LayerKind,
+    LayerSpec,
+    RuntimeArchiveSpec,
+    StackSettings,
+    StackSpec,
+)
+
+__all__ = [
+    "PLATFORMS",
+    "LayerKind",
+    "LayerSpec",
+    "RuntimeArchiveSpec",
+    "StackSettings",
+    "StackSpec",
+    "load_stack",
+]

@@ -1,0 +1,171 @@
+"""Reading a stack spec from ``pyproject.toml`` (``[tool.venvstacks]``) or a ``venvstacks.toml``.
+
+Settings that are ours rather than the venvstacks format's live in ``[tool.pdm-stack]`` of the
+same file, so a spec stays readable by other venvstacks-compatible tools.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from pdm_stack.errors import StackError, StackErrors
+from pdm_stack.spec.fields import LOCAL_RUNTIME_MODES, SETTINGS_KEYS, STACK_KEYS, ErrorSink, FieldReader
+from pdm_stack.spec.layers import LayerContext, parse_layer
+from pdm_stack.spec.model import LayerKind, LayerSpec, StackSettings, StackSpec
+
+SETTINGS_TABLE = "tool.pdm-stack"
+
+
+def display_path(path: Path) -> str:
+    """A path as messages show it: relative to the working directory when it lies below it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def find_spec_file(project_root: Path, spec: str | os.PathLike[str] | None = None) -> Path:
+    """The spec file to use: an explicit ``--spec`` path, else the project's pyproject.toml."""
+    path = Path(spec) if spec is not None else project_root / "pyproject.toml"
+    if not path.is_absolute():
+        path = (Path.cwd() if spec is not None else project_root) / path
+    if not path.is_file():
+        raise StackError("stack spec not found", file=display_path(path))
+    return path
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as stream:
+            return tomllib.load(stream)
+    except tomllib.TOMLDecodeError as exc:
+        raise StackError(f"invalid TOML: {exc}", file=display_path(path)) from exc
+    except OSError as exc:
+        raise StackError(f"cannot read file: {exc.strerror}", file=display_path(path)) from exc
+
+
+def spec_index_names(document: Mapping[str, Any]) -> set[str]:
+    """Index names the file itself defines (PDM sources and uv indexes), plus PyPI."""
+    tool = document.get("tool", {})
+    names = {"pypi"}
+    for entries in (tool.get("pdm", {}).get("source", []), tool.get("uv", {}).get("index", [])):
+        if isinstance(entries, list):
+            names.update(e["name"] for e in entries if isinstance(e, Mapping) and isinstance(e.get("name"), str))
+    return names
+
+
+def load_stack(path: Path, *, extra_indexes: Iterable[str] = ()) -> StackSpec:
+    """Read and validate the spec at ``path``; raises :class:`StackErrors` listing every problem.
+
+    ``extra_indexes`` are index names known from elsewhere (PDM's global config sources).
+    """
+    spec, errors = parse_stack(path, extra_indexes=extra_indexes)
+    if errors:
+        raise StackErrors(errors)
+    return spec
+
+
+def parse_stack(path: Path, *, extra_indexes: Iterable[str] = ()) -> tuple[StackSpec, list[StackError]]:
+    """Like :func:`load_stack`, but returns the errors so graph checks can be added to them."""
+    document = read_toml(path)
+    file = display_path(path)
+    sink = ErrorSink(file, [])
+    is_pyproject = "venvstacks" in document.get("tool", {}) or path.name == "pyproject.toml"
+    if is_pyproject:
+        table_name = "[tool.venvstacks]"
+        stack = document.get("tool", {}).get("venvstacks")
+        if stack is None:
+            raise StackError(
+                "no [tool.venvstacks] table; define [[tool.venvstacks.runtimes]] and friends"
+                " (see docs/spec-reference.md) or pass --spec venvstacks.toml",
+                file=file,
+            )
+        if not isinstance(stack, Mapping):
+            raise StackError(f"{table_name} must be a table", file=file)
+        top_level_extra: frozenset[str] = frozenset()
+    else:
+        table_name = "top level"
+        stack = document
+        top_level_extra = frozenset({"tool"})
+    FieldReader(stack, sink, table_name).unknown_keys(STACK_KEYS | top_level_extra)
+
+    settings = _settings(document, path.parent, sink)
+    known_indexes = frozenset(spec_index_names(document) | set(extra_indexes))
+    warnings: list[str] = []
+    layers = _layers(stack, path.parent, known_indexes, sink, warnings)
+    spec = StackSpec(path=path, table=table_name, layers=layers, settings=settings, warnings=tuple(warnings))
+    return spec, sink.errors
+
+
+def _layers(
+    stack: Mapping[str, Any],
+    spec_dir: Path,
+    known_indexes: frozenset[str],
+    sink: ErrorSink,
+    warnings: list[str],
+) -> tuple[LayerSpec, ...]:
+    context = LayerContext(known_indexes)
+    tables: list[tuple[LayerKind, list[Any]]] = []
+    for kind in LayerKind:
+        entries = stack.get(kind.table, [])
+        if not isinstance(entries, list):
+            sink.add(f"expected an array of tables ([[...{kind.table}]])", field=kind.table)
+            entries = []
+        tables.append((kind, entries))
+        context.declared[kind] = {e["name"] for e in entries if isinstance(e, Mapping) and isinstance(e.get("name"), str)}
+
+    layers: list[LayerSpec] = []
+    env_names: dict[str, LayerSpec] = {}
+    for kind, entries in tables:
+        for index, table in enumerate(entries):
+            layer = parse_layer(kind, index, table, spec_dir, context, sink, warnings)
+            if layer is None:
+                continue
+            if context.find(kind, layer.name) is not None:
+                sink.add(f"duplicate {kind.value} name '{layer.name}'", layer=layer.label, field="name")
+                continue
+            clash = env_names.get(layer.env_name)
+            if clash is not None:
+                sink.add(
+                    f"its folder name '{layer.env_name}' clashes with {clash.label}",
+                    layer=layer.label,
+                    field="name",
+                )
+                continue
+            env_names[layer.env_name] = layer
+            context.defined[kind].append(layer)
+            layers.append(layer)
+    if not context.defined[LayerKind.RUNTIME] and not sink.errors:
+        sink.add("the stack defines no runtime layer", field="runtimes")
+    return tuple(layers)
+
+
+def _settings(document: Mapping[str, Any], root: Path, sink: ErrorSink) -> StackSettings:
+    defaults = StackSettings.defaults(root)
+    table = document.get("tool", {}).get("pdm-stack")
+    if table is None:
+        return defaults
+    if not isinstance(table, Mapping):
+        sink.add("expected a table", layer=f"[{SETTINGS_TABLE}]")
+        return defaults
+    reader = FieldReader(table, sink, f"[{SETTINGS_TABLE}]")
+    reader.unknown_keys(SETTINGS_KEYS)
+    values: dict[str, Any] = {}
+    for field in ("build_dir", "output_dir", "export_dir", "requirements_dir"):
+        text = reader.string(field)
+        if text is not None:
+            values[field] = (root / text).resolve()
+    mirror = reader.string("runtime_mirror")
+    if mirror is not None:
+        values["runtime_mirror"] = mirror if "://" in mirror else str((root / mirror).resolve())
+    mode = reader.string("local_runtime")
+    if mode is not None and mode not in LOCAL_RUNTIME_MODES:
+        reader.error("local_runtime", f"invalid value {mode!r}: expected one of {', '.join(LOCAL_RUNTIME_MODES)}")
+        mode = None
+    values["local_runtime"] = mode
+    values["register_runtimes"] = reader.boolean("register_runtimes")
+    return StackSettings(**{**defaults.__dict__, **values})

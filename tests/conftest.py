@@ -1,0 +1,1 @@
+pytest_plugins = ["pdm.pytest", "tests.fixtures.specs"]
