@@ -1,0 +1,73 @@
+"""``pdm stack show`` through the real pdm command, on a copy of example-project."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from pdm.project import Project
+    from pdm.pytest import PDMCallable
+
+EXAMPLE = Path(__file__).parents[2] / "example-project"
+
+
+@pytest.fixture
+def example(tmp_path: Path) -> Path:
+    target = tmp_path / "example"
+    shutil.copytree(EXAMPLE, target, ignore=shutil.ignore_patterns("_build", "_artifacts", "_export", ".venv"))
+    return target
+
+
+def test_show_json_follows_the_documented_schema(example: Path, pdm: PDMCallable, project: Project) -> None:
+    result = pdm(["stack", "show", "--json", "--spec", str(example / "pyproject.toml")], obj=project, strict=True)
+    data = json.loads(result.stdout)
+    layers = {layer["env_name"]: layer for layer in data["layers"]}
+    assert list(layers) == ["cpython-3.11", "framework-numpy", "app-stats", "app-hello"]
+    stats = layers["app-stats"]
+    assert stats["name"] == "stats"
+    assert stats["kind"] == "application"
+    assert stats["install_target"] == "app-stats"
+    assert stats["runtime"] == "cpython-3.11"
+    assert stats["depends_on"] == ["framework-numpy", "cpython-3.11"]
+    assert stats["platforms"] == ["win_amd64", "linux_x86_64", "linux_aarch64", "macosx_arm64"]
+    assert stats["launch_module"] == str(example / "src" / "stats_report")
+    # Nothing is locked yet, and nothing may be invented.
+    assert stats["lock_file"] is None
+    assert stats["lock_valid"] is False
+    assert layers["framework-numpy"]["kind"] == "framework"
+    assert layers["cpython-3.11"]["depends_on"] == []
+    assert data["schema_version"] == 1
+
+
+def test_show_tree_lists_layers_under_their_runtime(example: Path, pdm: PDMCallable, project: Project) -> None:
+    result = pdm(["stack", "show", "--spec", str(example / "pyproject.toml")], obj=project, strict=True)
+    lines = result.stdout.splitlines()
+    assert lines[0].endswith("[tool.venvstacks]")
+    assert lines[1].startswith("cpython-3.11  runtime cpython@3.11")
+    assert any(line.startswith("├── app-stats <- framework-numpy") for line in lines)
+    assert "python -m stats_report" in result.stdout
+
+
+def test_show_include_selects_layers(example: Path, pdm: PDMCallable, project: Project) -> None:
+    args = ["stack", "show", "--json", "--spec", str(example / "pyproject.toml"), "--include", "app-s*"]
+    data = json.loads(pdm(args, obj=project, strict=True).stdout)
+    assert [layer["env_name"] for layer in data["layers"]] == ["app-stats"]
+    data = json.loads(pdm([*args, "--include-dependencies"], obj=project, strict=True).stdout)
+    assert [layer["env_name"] for layer in data["layers"]] == ["cpython-3.11", "framework-numpy", "app-stats"]
+
+
+def test_show_reads_the_project_pyproject_by_default(example: Path, pdm: PDMCallable, core: object) -> None:
+    result = pdm(["stack", "show", "--json", "-p", str(example)], strict=True)
+    assert json.loads(result.stdout)["spec_file"] == str(example / "pyproject.toml")
+
+
+def test_legacy_field_warning_is_shown(tmp_path: Path, pdm: PDMCallable, project: Project) -> None:
+    spec = tmp_path / "venvstacks.toml"
+    spec.write_text('[[runtimes]]\nname = "rt"\nfully_versioned_name = "cpython@3.11.7"\nrequirements = []\n')
+    result = pdm(["stack", "show", "--spec", str(spec)], obj=project, strict=True)
+    assert "'fully_versioned_name' is deprecated" in result.stderr
