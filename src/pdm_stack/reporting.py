@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Protocol, TextIO
 
 
@@ -28,7 +28,7 @@ class Reporter(Protocol):
     def warn(self, message: str) -> None:
         """A problem that does not stop the work."""
 
-    def step(self, title: str) -> Iterator[None]:
+    def step(self, title: str) -> AbstractContextManager[None]:
         """A context manager around a long step; implementations may show a spinner."""
         ...
 

@@ -25,7 +25,7 @@ def _as_bool(value: str | bool) -> bool:
 CONFIG_ITEMS: dict[str, ConfigItem] = {
     "stack.runtime_mirror": ConfigItem(
         "Base URL or local folder with python-build-standalone archives under their original names",
-        None,
+        "",
         env_var="PDM_STACK_RUNTIME_MIRROR",
     ),
     "stack.local_runtime": ConfigItem(

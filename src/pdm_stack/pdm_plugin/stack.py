@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from pdm.cli.commands.base import BaseCommand
 
+from pdm_stack.pdm_plugin.build import BuildCommand
 from pdm_stack.pdm_plugin.show import ShowCommand
 
 if TYPE_CHECKING:
@@ -24,6 +25,7 @@ class StackCommand(BaseCommand):
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         subparsers = parser.add_subparsers(title="commands", metavar="")
         ShowCommand.register_to(subparsers, "show")
+        BuildCommand.register_to(subparsers, "build")
         self.parser = parser
 
     def handle(self, project: Project, options: argparse.Namespace) -> None:

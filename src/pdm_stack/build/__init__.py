@@ -1,0 +1,1 @@
+"""Building layer environments from a validated stack."""

@@ -1,0 +1,65 @@
+"""Installing packages into a layer with uv: wheels only, never a source build."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from uv import find_uv_bin
+
+from pdm_stack.errors import StackError
+from pdm_stack.reporting import Reporter
+
+
+def uv_binary() -> str:
+    return os.fsdecode(find_uv_bin())
+
+
+def install_requirements(
+    python: Path,
+    requirements: Sequence[str],
+    reporter: Reporter,
+    *,
+    label: str,
+    index_args: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
+) -> None:
+    """Install ``requirements`` into the interpreter ``python`` (a runtime or a venv)."""
+    if not requirements:
+        return
+    command = [
+        uv_binary(),
+        "pip",
+        "install",
+        "--python",
+        str(python),
+        "--only-binary",
+        ":all:",
+        "--break-system-packages",
+        *index_args,
+        *requirements,
+    ]
+    reporter.detail("$ " + " ".join(command))
+    result = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "UV_PYTHON_DOWNLOADS": "never", **(env or {})},
+        check=False,
+    )
+    if result.returncode != 0:
+        reason = _last_error_line(result.stderr)
+        reporter.detail(result.stderr)
+        raise StackError(f"installing {', '.join(requirements)} failed: {reason}", layer=label)
+    for line in result.stderr.splitlines():
+        reporter.detail(line)
+
+
+def _last_error_line(stderr: str) -> str:
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    for line in lines:
+        if line.lower().startswith(("error", "×", "╰─▶")):
+            return line.lstrip("×╰─▶ ").strip()
+    return lines[-1] if lines else "uv failed without a message"

@@ -1,0 +1,58 @@
+"""``pdm stack build``: build the selected layers into the build folder."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+from pdm.cli.commands.base import BaseCommand
+
+from pdm_stack.build.runtime_layer import InstallOptions
+from pdm_stack.build.stack_build import build_layers
+from pdm_stack.indexes import uv_index_environment
+from pdm_stack.pdm_plugin.common import (
+    COMMON_ARGUMENTS,
+    PdmReporter,
+    open_project_stack,
+    selected_layers,
+    selection_group,
+    user_errors,
+)
+from pdm_stack.pdm_plugin.runtime_config import package_indexes, runtime_settings
+from pdm_stack.runtimes.provider import LOCAL_MODES
+
+if TYPE_CHECKING:
+    from pdm.project import Project
+
+
+class BuildCommand(BaseCommand):
+    """Build the stack's layers (runtime layers: a relocatable CPython plus their packages)"""
+
+    arguments = (*COMMON_ARGUMENTS, selection_group)
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument(
+            "--clean", action="store_true", help="Rebuild the selected layers even if they are up to date"
+        )
+        parser.add_argument(
+            "--local-runtime",
+            choices=LOCAL_MODES,
+            help="Use a CPython already on this machine for runtime layers: 'prefer' it, use it as a"
+            " 'fallback' when no PDM install or download is available (default), or 'never'"
+            " [env var: PDM_STACK_LOCAL_RUNTIME]",
+        )
+        parser.add_argument(
+            "--runtime-mirror",
+            metavar="URL_OR_DIR",
+            help="Fetch python-build-standalone archives from this mirror (a base URL or a folder);"
+            " checksums are still verified [env var: PDM_STACK_RUNTIME_MIRROR]",
+        )
+
+    def handle(self, project: Project, options: argparse.Namespace) -> None:
+        reporter = PdmReporter(project.core.ui)
+        with user_errors(project):
+            stack = open_project_stack(project, options)
+            layers = selected_layers(stack, options)
+            settings = runtime_settings(project, stack, options)
+            install = InstallOptions(env=tuple(uv_index_environment(package_indexes(project)).items()))
+            build_layers(stack, layers, settings, reporter, clean=options.clean, install=install)

@@ -1,0 +1,73 @@
+"""Runtime and index settings for the core, read from PDM's configuration and the project.
+
+Precedence, highest first: command-line option, ``PDM_STACK_*`` environment variable,
+``[tool.pdm-stack]`` of the spec file, PDM config (``pdm config stack.*``), built-in default.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pdm_stack.indexes import PackageIndex
+from pdm_stack.runtimes.provider import RuntimeSettings
+from pdm_stack.stack import Stack
+
+if TYPE_CHECKING:
+    from pdm.project import Project
+
+ENV_VARS = {
+    "runtime_mirror": "PDM_STACK_RUNTIME_MIRROR",
+    "local_runtime": "PDM_STACK_LOCAL_RUNTIME",
+    "register_runtimes": "PDM_STACK_REGISTER_RUNTIMES",
+}
+
+
+def _setting(project: Project, stack: Stack, name: str, cli_value: Any = None) -> Any:
+    if cli_value is not None:
+        return cli_value
+    if ENV_VARS[name] in os.environ:
+        return project.config[f"stack.{name}"]
+    from_spec = getattr(stack.settings, name)
+    if from_spec is not None:
+        return from_spec
+    return project.config[f"stack.{name}"]
+
+
+def runtime_settings(project: Project, stack: Stack, options: argparse.Namespace) -> RuntimeSettings:
+    def make_client() -> object:
+        from pdm.models.session import PDMPyPIClient
+
+        session = PDMPyPIClient(sources=project.sources, timeout=project.config["request_timeout"])
+        project.core.exit_stack.callback(session.close)
+        return session
+
+    mirror = _setting(project, stack, "runtime_mirror", getattr(options, "runtime_mirror", None))
+    return RuntimeSettings(
+        install_root=Path(project.config["python.install_root"]).expanduser(),
+        cache_dir=project.cache("stack"),
+        mirror=mirror or None,
+        local_runtime=_setting(project, stack, "local_runtime", getattr(options, "local_runtime", None)),
+        register_downloads=bool(_setting(project, stack, "register_runtimes")),
+        client_factory=make_client,
+    )
+
+
+def package_indexes(project: Project) -> list[PackageIndex]:
+    """PDM's sources (pyproject and config, ``${ENV}`` expanded), credentials included."""
+    indexes = []
+    for source in project.sources:
+        if not source.url:
+            continue
+        url = source.url_with_credentials
+        indexes.append(
+            PackageIndex(
+                name=source.name or "",
+                url=getattr(url, "secret", str(url)),
+                kind="find_links" if source.type == "find_links" else "index",
+                verify_ssl=source.verify_ssl is not False,
+            )
+        )
+    return indexes

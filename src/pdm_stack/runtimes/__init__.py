@@ -1,0 +1,1 @@
+"""Python runtimes: finding, downloading, unpacking and relocating CPython builds."""

@@ -1,0 +1,194 @@
+"""Where a runtime layer's CPython comes from, tried in a fixed, documented order.
+
+1. an explicit ``runtime_archive`` of the layer (URL or path + sha256);
+2. PDM's interpreter installs (``python.install_root``), newest matching first: no download;
+3. (``local_runtime = "prefer"``) a CPython already on this machine, made relocatable;
+4. a python-build-standalone download (or the configured mirror), sha256-verified and cached,
+   then installed into PDM's install root so later projects reuse it;
+5. (``local_runtime = "fallback"``, the default) a local CPython, with a warning.
+
+Every step is reported at ``-v`` so users can see why a source was or was not used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from pdm_stack.errors import StackError
+from pdm_stack.host import host_platform
+from pdm_stack.reporting import Reporter
+from pdm_stack.runtimes.download import fetch_archive
+from pdm_stack.runtimes.local import LocalInterpreter, find_local_interpreters
+from pdm_stack.runtimes.pbs import RuntimeArchive, resolve_pbs_archive
+from pdm_stack.runtimes.pdm_installs import find_pdm_installs
+from pdm_stack.runtimes.relocate import make_relocatable_runtime, runtime_content_hash
+from pdm_stack.runtimes.requests import RuntimeRequest
+from pdm_stack.runtimes.unpack import register_in_pdm_install_root, unpack_runtime_archive
+from pdm_stack.spec.model import LayerSpec
+
+LOCAL_MODES = ("prefer", "fallback", "never")
+
+
+@dataclass(frozen=True)
+class RuntimeSettings:
+    """How runtimes may be obtained; front ends fill it from their configuration."""
+
+    install_root: Path
+    #: pdm-stack's own cache: verified archives and unpacked custom runtimes. Survives --clean.
+    cache_dir: Path
+    mirror: str | None = None
+    local_runtime: str = "fallback"
+    register_downloads: bool = True
+    #: Makes the HTTP client for downloads (PDM's session, with its proxies and certificates).
+    client_factory: Callable[[], object] | None = None
+    platform: str = field(default_factory=host_platform)
+
+
+@dataclass(frozen=True)
+class RuntimeSource:
+    """Provenance of a runtime, recorded with the built layer."""
+
+    kind: str  # archive | pdm-install | download | mirror | local
+    version: str
+    location: str
+    #: sha256 of the archive the runtime was unpacked from (downloads, mirrors, custom archives).
+    sha256: str | None = None
+    #: ``sha256:<hex>`` over the runtime tree, for runtimes made from a local CPython.
+    content_hash: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "version": self.version,
+            "location": self.location,
+            "sha256": self.sha256,
+            "content_hash": self.content_hash,
+        }
+
+
+@dataclass(frozen=True)
+class ObtainedRuntime:
+    """A pristine runtime ready to be copied into a layer (never modified in place)."""
+
+    source: RuntimeSource
+    tree: Path | None = None
+    local: LocalInterpreter | None = None
+
+    def materialize(self, dest: Path, reporter: Reporter) -> RuntimeSource:
+        """Create ``dest`` from this runtime; returns the source record (local ones get their hash)."""
+        if self.local is not None:
+            make_relocatable_runtime(self.local, dest, reporter)
+            return RuntimeSource(
+                "local", self.source.version, self.source.location, runtime_content_hash(dest)
+            )
+        assert self.tree is not None
+        import shutil
+
+        shutil.copytree(self.tree, dest, symlinks=True)
+        return self.source
+
+
+def parse_request(layer: LayerSpec) -> RuntimeRequest:
+    try:
+        return RuntimeRequest.parse(layer.python_implementation or "")
+    except ValueError as exc:
+        raise StackError(str(exc), layer=layer.label, field="python_implementation") from None
+
+
+def obtain_runtime(layer: LayerSpec, settings: RuntimeSettings, reporter: Reporter) -> ObtainedRuntime:
+    """Find or fetch the runtime for ``layer`` following the documented order."""
+    request = parse_request(layer)
+    if layer.runtime_archive is not None:
+        return _from_custom_archive(layer, request, settings, reporter)
+
+    installs = find_pdm_installs(settings.install_root, request)
+    if installs:
+        version, folder = installs[0]
+        reporter.detail(f"{layer.label}: using PDM's install of CPython {version} at {folder}")
+        return ObtainedRuntime(RuntimeSource("pdm-install", version, str(folder)), tree=folder)
+    reporter.detail(f"{layer.label}: no install matching {request} in {settings.install_root}")
+
+    if settings.local_runtime == "prefer":
+        local = _local(request, layer, reporter, required=False)
+        if local is not None:
+            return local
+    try:
+        return _download(request, layer, settings, reporter)
+    except StackError as exc:
+        if settings.local_runtime != "fallback":
+            raise
+        reporter.detail(f"{layer.label}: download failed: {exc}")
+        local = _local(request, layer, reporter, required=False)
+        if local is None:
+            raise
+        reporter.warn(
+            f"{layer.label}: could not download {request} ({exc.message}); using a relocatable copy of the"
+            f" local CPython {local.source.version} at {local.source.location} instead. Such a runtime"
+            ' links this machine\'s system libraries; set local_runtime = "never" to forbid this.'
+        )
+        return local
+
+
+def _local(
+    request: RuntimeRequest, layer: LayerSpec, reporter: Reporter, *, required: bool
+) -> ObtainedRuntime | None:
+    candidates = find_local_interpreters(request.implementation, request.version, request.free_threaded)
+    if not candidates:
+        reporter.detail(f"{layer.label}: no usable local interpreter matches {request}")
+        if required:
+            raise StackError(f"no local CPython matching {request} found", layer=layer.label)
+        return None
+    chosen = candidates[0]
+    reporter.detail(
+        f"{layer.label}: using local CPython {chosen.version} ({chosen.kind} build) at {chosen.prefix}"
+    )
+    return ObtainedRuntime(RuntimeSource("local", chosen.version, str(chosen.prefix)), local=chosen)
+
+
+def _download(
+    request: RuntimeRequest, layer: LayerSpec, settings: RuntimeSettings, reporter: Reporter
+) -> ObtainedRuntime:
+    archive = resolve_pbs_archive(request, settings.platform, settings.mirror)
+    kind = "mirror" if settings.mirror else "download"
+    reporter.detail(f"{layer.label}: {kind} {archive.url} (sha256 {archive.sha256})")
+    client = settings.client_factory() if settings.client_factory is not None else None
+    archive_file = fetch_archive(archive, settings.cache_dir / "archives", reporter, client)
+    source = RuntimeSource(kind, archive.version, archive.url, archive.sha256)
+    if settings.register_downloads:
+        folder = register_in_pdm_install_root(
+            archive_file, settings.install_root, request, original_filename=archive.filename
+        )
+        reporter.detail(f"{layer.label}: installed CPython {archive.version} into PDM's {folder}")
+        return ObtainedRuntime(source, tree=folder)
+    return ObtainedRuntime(source, tree=_unpacked(archive_file, archive, settings))
+
+
+def _from_custom_archive(
+    layer: LayerSpec, request: RuntimeRequest, settings: RuntimeSettings, reporter: Reporter
+) -> ObtainedRuntime:
+    assert layer.runtime_archive is not None
+    url, sha256 = layer.runtime_archive.url, layer.runtime_archive.sha256
+    filename = unquote(Path(urlsplit(url).path).name) or "runtime-archive"
+    archive = RuntimeArchive(url=url, sha256=sha256, filename=filename, version=request.version)
+    reporter.detail(f"{layer.label}: custom runtime archive {url} (sha256 {sha256})")
+    archive_file = fetch_archive(archive, settings.cache_dir / "archives", reporter, _client(settings, url))
+    tree = _unpacked(archive_file, archive, settings)
+    return ObtainedRuntime(RuntimeSource("archive", request.version, url, sha256), tree=tree)
+
+
+def _client(settings: RuntimeSettings, url: str) -> object | None:
+    if "://" in url and not url.startswith("file:") and settings.client_factory is not None:
+        return settings.client_factory()
+    return None
+
+
+def _unpacked(archive_file: Path, archive: RuntimeArchive, settings: RuntimeSettings) -> Path:
+    """Unpack once per archive digest into the cache; the cached tree is never modified."""
+    folder = settings.cache_dir / "runtimes" / archive.sha256[:32]
+    if not folder.exists():
+        unpack_runtime_archive(archive_file, folder, original_filename=archive.filename)
+    return folder
