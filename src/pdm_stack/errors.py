@@ -7,7 +7,10 @@ shown when asked for, because a traceback for a typo in pyproject.toml is noise.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 
 class StackError(Exception):

@@ -43,7 +43,9 @@ def uv_index_environment(indexes: list[PackageIndex]) -> dict[str, str]:
             env["UV_EXTRA_INDEX_URL"] = " ".join(index.url for index in regular[1:])
     if links:
         env["UV_FIND_LINKS"] = " ".join(index.url for index in links)
-    insecure = sorted({urlsplit(index.url).hostname or "" for index in indexes if not index.verify_ssl} - {""})
+    insecure = sorted(
+        {urlsplit(index.url).hostname or "" for index in indexes if not index.verify_ssl} - {""}
+    )
     if insecure:
         env["UV_INSECURE_HOST"] = " ".join(insecure)
     return env

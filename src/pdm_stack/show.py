@@ -7,13 +7,16 @@ never rename or drop them. Values a capability cannot know yet are ``null``/``fa
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pdm_stack import __version__
-from pdm_stack.graph import Layer
 from pdm_stack.spec.loader import display_path
-from pdm_stack.stack import Stack
+from pdm_stack.spec.modules import import_name
 from pdm_stack.status import LayerStatus, layer_status
+
+if TYPE_CHECKING:
+    from pdm_stack.graph import Layer
+    from pdm_stack.stack import Stack
 
 JSON_SCHEMA_VERSION = 1
 
@@ -90,7 +93,7 @@ def _describe(report: LayerReport) -> str:
     if frameworks:
         text += f" <- {', '.join(frameworks)}"
     if layer.spec.launch_module is not None:
-        text += f"  [python -m {layer.spec.launch_module.stem if layer.spec.launch_module.suffix else layer.spec.launch_module.name}]"
+        text += f"  [python -m {import_name(layer.spec.launch_module)}]"
     return text
 
 

@@ -6,14 +6,18 @@ takes the resulting :class:`Stack`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pdm_stack.errors import StackErrors
 from pdm_stack.graph import StackGraph, build_graph
 from pdm_stack.spec.loader import display_path, parse_stack
-from pdm_stack.spec.model import StackSettings, StackSpec
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from pathlib import Path
+
+    from pdm_stack.spec.model import StackSettings, StackSpec
 
 
 @dataclass(frozen=True)

@@ -7,12 +7,16 @@ Locking and building are separate capabilities; until a capability exists its fi
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pdm_stack.build.records import is_built
-from pdm_stack.graph import Layer
 from pdm_stack.spec.model import LayerKind
-from pdm_stack.stack import Stack
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from pdm_stack.graph import Layer
+    from pdm_stack.stack import Stack
 
 
 @dataclass(frozen=True)

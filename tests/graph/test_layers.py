@@ -41,9 +41,7 @@ def test_diamond_is_linearised_with_c3(write_spec: SpecWriter) -> None:
 
 def test_declared_order_decides_between_unrelated_frameworks(write_spec: SpecWriter) -> None:
     graph = open_stack(
-        write_spec(
-            DIAMOND.replace('frameworks = ["left", "right"]', 'frameworks = ["right", "left"]')
-        )
+        write_spec(DIAMOND.replace('frameworks = ["left", "right"]', 'frameworks = ["right", "left"]'))
     ).graph
     assert graph.get(LayerKind.FRAMEWORK, "top").depends_on[:2] == ("framework-right", "framework-left")
 
@@ -84,7 +82,12 @@ def test_platforms_default_to_the_intersection_below(write_spec: SpecWriter) -> 
         )
     ).graph
     assert graph.get(LayerKind.RUNTIME, "cpython-3.11").platforms == (
-        "win_amd64", "win_arm64", "linux_x86_64", "linux_aarch64", "macosx_arm64", "macosx_x86_64",
+        "win_amd64",
+        "win_arm64",
+        "linux_x86_64",
+        "linux_aarch64",
+        "macosx_arm64",
+        "macosx_x86_64",
     )
     assert graph.get(LayerKind.FRAMEWORK, "ab").platforms == ("linux_x86_64",)
     assert graph.get(LayerKind.FRAMEWORK, "off").platforms == ()

@@ -5,8 +5,8 @@ import pytest
 from pdm_stack.errors import StackError
 from pdm_stack.graph import select_layers
 from pdm_stack.stack import open_stack
-from tests.graph.test_layers import DIAMOND
 from tests.fixtures.specs import SpecWriter
+from tests.graph.test_layers import DIAMOND
 
 
 def _names(layers: list) -> list[str]:  # type: ignore[type-arg]
@@ -27,11 +27,17 @@ def test_globs_match_spec_and_env_names(write_spec: SpecWriter) -> None:
 def test_dependencies_and_derived_layers(write_spec: SpecWriter) -> None:
     graph = open_stack(write_spec(DIAMOND)).graph
     assert _names(select_layers(graph, ["left"], include_dependencies=True)) == [
-        "cpython-3.11", "framework-base", "framework-left",
+        "cpython-3.11",
+        "framework-base",
+        "framework-left",
     ]
     assert _names(select_layers(graph, ["left"], include_derived=True)) == ["framework-left", "framework-top"]
     assert _names(select_layers(graph, ["base"], include_derived=True, include_dependencies=True)) == [
-        "cpython-3.11", "framework-base", "framework-left", "framework-right", "framework-top",
+        "cpython-3.11",
+        "framework-base",
+        "framework-left",
+        "framework-right",
+        "framework-top",
     ]
 
 

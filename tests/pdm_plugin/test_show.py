@@ -19,12 +19,16 @@ EXAMPLE = Path(__file__).parents[2] / "example-project"
 @pytest.fixture
 def example(tmp_path: Path) -> Path:
     target = tmp_path / "example"
-    shutil.copytree(EXAMPLE, target, ignore=shutil.ignore_patterns("_build", "_artifacts", "_export", ".venv"))
+    shutil.copytree(
+        EXAMPLE, target, ignore=shutil.ignore_patterns("_build", "_artifacts", "_export", ".venv")
+    )
     return target
 
 
 def test_show_json_follows_the_documented_schema(example: Path, pdm: PDMCallable, project: Project) -> None:
-    result = pdm(["stack", "show", "--json", "--spec", str(example / "pyproject.toml")], obj=project, strict=True)
+    result = pdm(
+        ["stack", "show", "--json", "--spec", str(example / "pyproject.toml")], obj=project, strict=True
+    )
     data = json.loads(result.stdout)
     layers = {layer["env_name"]: layer for layer in data["layers"]}
     assert list(layers) == ["cpython-3.11", "framework-numpy", "app-stats", "app-hello"]
@@ -44,7 +48,9 @@ def test_show_json_follows_the_documented_schema(example: Path, pdm: PDMCallable
     assert data["schema_version"] == 1
 
 
-def test_show_tree_lists_layers_under_their_runtime(example: Path, pdm: PDMCallable, project: Project) -> None:
+def test_show_tree_lists_layers_under_their_runtime(
+    example: Path, pdm: PDMCallable, project: Project
+) -> None:
     result = pdm(["stack", "show", "--spec", str(example / "pyproject.toml")], obj=project, strict=True)
     lines = result.stdout.splitlines()
     assert lines[0].endswith("[tool.venvstacks]")

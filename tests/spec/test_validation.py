@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from pdm.project import Project
+
 if TYPE_CHECKING:
     from pdm.pytest import PDMCallable
 

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Mapping, Sequence
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from uv import find_uv_bin
 
 from pdm_stack.errors import StackError
-from pdm_stack.reporting import Reporter
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+    from pathlib import Path
+
+    from pdm_stack.reporting import Reporter
 
 
 def uv_binary() -> str:
@@ -60,6 +64,7 @@ def install_requirements(
 def _last_error_line(stderr: str) -> str:
     lines = [line.strip() for line in stderr.splitlines() if line.strip()]
     for line in lines:
-        if line.lower().startswith(("error", "×", "╰─▶")):
-            return line.lstrip("×╰─▶ ").strip()
+        # uv prefixes its error lines with "error:" or a cross mark and box-drawing arrows.
+        if line.lower().startswith(("error", "\u00d7", "\u2570")):
+            return line.lstrip("\u00d7\u2570\u2500\u25b6 ").strip()
     return lines[-1] if lines else "uv failed without a message"

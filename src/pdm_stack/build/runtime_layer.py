@@ -7,6 +7,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pdm_stack.build.installer import install_requirements
 from pdm_stack.build.layer_config import LayerConfig
@@ -14,10 +15,12 @@ from pdm_stack.build.records import BuildRecord, inputs_hash, is_built
 from pdm_stack.build.scripts import make_scripts_relocatable
 from pdm_stack.build.staging import staged_layer
 from pdm_stack.errors import StackError
-from pdm_stack.graph import Layer
-from pdm_stack.reporting import Reporter
 from pdm_stack.runtimes.provider import RuntimeSettings, obtain_runtime
 from pdm_stack.runtimes.sysconfig_paths import make_sysconfig_relocatable
+
+if TYPE_CHECKING:
+    from pdm_stack.graph import Layer
+    from pdm_stack.reporting import Reporter
 
 
 @dataclass(frozen=True)
@@ -60,7 +63,12 @@ def build_runtime_layer(
     dest = build_dir / layer.env_name
     wanted = runtime_inputs(layer)
     record = BuildRecord.read(build_dir, layer.env_name)
-    if not clean and record is not None and record.inputs_hash == wanted and is_built(build_dir, layer.env_name):
+    if (
+        not clean
+        and record is not None
+        and record.inputs_hash == wanted
+        and is_built(build_dir, layer.env_name)
+    ):
         reporter.info(f"{layer.env_name}: up to date")
         return "up to date"
 
@@ -114,8 +122,13 @@ print(json.dumps({
 
 
 def _probe(python: Path, root: Path, layer: Layer) -> dict[str, str]:
-    """Run the new runtime once: it must start and know that it lives where it was put."""
-    result = subprocess.run([str(python), "-I", "-c", _PROBE], capture_output=True, text=True, check=False)
+    """Run the new runtime once: it must start and know that it lives where it was put.
+
+    ``-B``: bytecode written now would carry the staging path into the layer.
+    """
+    result = subprocess.run(
+        [str(python), "-I", "-B", "-c", _PROBE], capture_output=True, text=True, check=False
+    )
     if result.returncode != 0:
         raise StackError(f"the runtime does not start: {result.stderr.strip()[-500:]}", layer=layer.label)
     data = json.loads(result.stdout)

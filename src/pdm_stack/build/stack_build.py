@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pdm_stack.build.runtime_layer import InstallOptions, build_runtime_layer
 from pdm_stack.build.staging import build_lock, clean_stale_staging
-from pdm_stack.graph import Layer
-from pdm_stack.reporting import Reporter
-from pdm_stack.runtimes.provider import RuntimeSettings
 from pdm_stack.spec.model import LayerKind
-from pdm_stack.stack import Stack
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from pathlib import Path
+
+    from pdm_stack.graph import Layer
+    from pdm_stack.reporting import Reporter
+    from pdm_stack.runtimes.provider import RuntimeSettings
+    from pdm_stack.stack import Stack
 
 
 def build_layers(

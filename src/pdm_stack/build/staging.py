@@ -7,17 +7,20 @@ between them, :func:`recover` restores the previous build on the next run.
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
-from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from filelock import FileLock, Timeout
 
 from pdm_stack.errors import StackError
-from pdm_stack.reporting import Reporter
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from pdm_stack.reporting import Reporter
 
 STATE_DIR = ".pdm-stack"
 #: How long a build waits for another build of the same stack before giving up.
@@ -41,7 +44,9 @@ def build_lock(build_dir: Path, reporter: Reporter, timeout: float = LOCK_TIMEOU
         try:
             lock.acquire(timeout=timeout)
         except Timeout:
-            raise StackError(f"gave up waiting for the other build after {timeout:.0f}s", file=str(path)) from None
+            raise StackError(
+                f"gave up waiting for the other build after {timeout:.0f}s", file=str(path)
+            ) from None
     try:
         yield
     finally:
@@ -79,8 +84,8 @@ def staged_layer(dest: Path) -> Iterator[Path]:
         parked = _parked(dest)
         parked.parent.mkdir(parents=True, exist_ok=True)
         if dest.exists():
-            os.replace(dest, parked)
-        os.replace(staging, dest)
+            dest.replace(parked)
+        staging.replace(dest)
         shutil.rmtree(parked, ignore_errors=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -7,7 +7,10 @@ C3 gives exactly that order, or proves none exists.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 
 class C3Conflict(ValueError):

@@ -6,12 +6,15 @@ effective values (platforms, sys.path order, indexes) from here rather than reco
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from pdm_stack.errors import StackError
 from pdm_stack.graph.c3 import C3Conflict, c3_merge
 from pdm_stack.spec.model import PLATFORMS, LayerKind, LayerSpec, StackSpec
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
 
 
 @dataclass(frozen=True)
@@ -119,7 +122,9 @@ def _resolve(
         for platform in spec.platforms:
             if platform not in inherited:
                 missing = [layer.env_name for layer in lower if platform not in layer.platforms]
-                error("platforms", f"platform '{platform}' is not built by lower layer(s) {', '.join(missing)}")
+                error(
+                    "platforms", f"platform '{platform}' is not built by lower layer(s) {', '.join(missing)}"
+                )
         platforms = tuple(p for p in spec.platforms if p in inherited)
 
     direct = [*bases, *([runtime] if runtime is not None else [])]
@@ -137,15 +142,13 @@ def _inherit_indexes(
     for layer in direct:
         for dist, index in layer.package_indexes.items():
             current = merged.get(dist)
-            if current is None or current == index:
-                merged[dist], sources[dist] = index, layer.env_name
-            elif overrides.get(current) == index:
+            if current is None or current == index or overrides.get(current) == index:
                 merged[dist], sources[dist] = index, layer.env_name
             elif overrides.get(index) != current:
                 report(
                     "package_indexes",
                     f"'{dist}' comes from index '{current}' in {sources[dist]} but from '{index}' in"
-                    f" {layer.env_name}; add index_overrides = {{ {current} = \"{index}\" }} to accept one",
+                    f' {layer.env_name}; add index_overrides = {{ {current} = "{index}" }} to accept one',
                 )
     for dist, index in spec.package_indexes.items():
         current = merged.get(dist)

@@ -7,11 +7,15 @@ can be pulled in, e.g. to relock everything above a changed framework.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from fnmatch import fnmatchcase
+from typing import TYPE_CHECKING
 
 from pdm_stack.errors import StackError
-from pdm_stack.graph.layers import Layer, StackGraph
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from pdm_stack.graph.layers import Layer, StackGraph
 
 
 def select_layers(

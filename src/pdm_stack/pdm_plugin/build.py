@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 from typing import TYPE_CHECKING
 
 from pdm.cli.commands.base import BaseCommand
@@ -22,6 +21,8 @@ from pdm_stack.pdm_plugin.runtime_config import package_indexes, runtime_setting
 from pdm_stack.runtimes.provider import LOCAL_MODES
 
 if TYPE_CHECKING:
+    import argparse
+
     from pdm.project import Project
 
 

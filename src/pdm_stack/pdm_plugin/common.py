@@ -6,9 +6,7 @@ errors, with the traceback printed first only when ``-v`` was given.
 
 from __future__ import annotations
 
-import argparse
 import traceback
-from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
@@ -23,6 +21,9 @@ from pdm_stack.spec.loader import find_spec_file
 from pdm_stack.stack import Stack, open_stack
 
 if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Iterator
+
     from pdm.project import Project
     from pdm.termui import UI
 

@@ -6,17 +6,19 @@ Precedence, highest first: command-line option, ``PDM_STACK_*`` environment vari
 
 from __future__ import annotations
 
-import argparse
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pdm_stack.indexes import PackageIndex
 from pdm_stack.runtimes.provider import RuntimeSettings
-from pdm_stack.stack import Stack
 
 if TYPE_CHECKING:
+    import argparse
+
     from pdm.project import Project
+
+    from pdm_stack.stack import Stack
 
 ENV_VARS = {
     "runtime_mirror": "PDM_STACK_RUNTIME_MIRROR",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 from typing import TYPE_CHECKING
 
@@ -18,6 +17,8 @@ from pdm_stack.pdm_plugin.common import (
 from pdm_stack.show import collect_reports, render_tree, stack_json
 
 if TYPE_CHECKING:
+    import argparse
+
     from pdm.project import Project
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 from typing import TYPE_CHECKING
 
 from pdm.cli.commands.base import BaseCommand
@@ -11,6 +10,8 @@ from pdm_stack.pdm_plugin.build import BuildCommand
 from pdm_stack.pdm_plugin.show import ShowCommand
 
 if TYPE_CHECKING:
+    import argparse
+
     from pdm.project import Project
 
 

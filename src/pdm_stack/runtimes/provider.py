@@ -12,15 +12,13 @@ Every step is reported at ``-v`` so users can see why a source was or was not us
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from pdm_stack.errors import StackError
 from pdm_stack.host import host_platform
-from pdm_stack.reporting import Reporter
 from pdm_stack.runtimes.download import fetch_archive
 from pdm_stack.runtimes.local import LocalInterpreter, find_local_interpreters
 from pdm_stack.runtimes.pbs import RuntimeArchive, resolve_pbs_archive
@@ -28,7 +26,12 @@ from pdm_stack.runtimes.pdm_installs import find_pdm_installs
 from pdm_stack.runtimes.relocate import make_relocatable_runtime, runtime_content_hash
 from pdm_stack.runtimes.requests import RuntimeRequest
 from pdm_stack.runtimes.unpack import register_in_pdm_install_root, unpack_runtime_archive
-from pdm_stack.spec.model import LayerSpec
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from pdm_stack.reporting import Reporter
+    from pdm_stack.spec.model import LayerSpec
 
 LOCAL_MODES = ("prefer", "fallback", "never")
 
@@ -83,7 +86,7 @@ class ObtainedRuntime:
         if self.local is not None:
             make_relocatable_runtime(self.local, dest, reporter)
             return RuntimeSource(
-                "local", self.source.version, self.source.location, runtime_content_hash(dest)
+                "local", self.source.version, self.source.location, content_hash=runtime_content_hash(dest)
             )
         assert self.tree is not None
         import shutil

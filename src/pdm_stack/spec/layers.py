@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from packaging.requirements import InvalidRequirement, Requirement
 
 from pdm_stack.spec.fields import KEYS_BY_KIND, ErrorSink, FieldReader, suggest
 from pdm_stack.spec.model import PLATFORMS, LayerKind, LayerSpec, RuntimeArchiveSpec
 from pdm_stack.spec.modules import check_app_modules
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$")
 IMPLEMENTATION_PATTERN = re.compile(r"^(?:(cpython|pypy)@)?(\d+)\.(\d+)(?:\.(\d+))?(t?)$")
@@ -148,9 +150,7 @@ def _indexes(reader: FieldReader, known: frozenset[str] | None) -> dict[str, Any
     }
 
 
-def _runtime_fields(
-    reader: FieldReader, spec_dir: Path, warnings: list[str], label: str
-) -> dict[str, Any]:
+def _runtime_fields(reader: FieldReader, spec_dir: Path, warnings: list[str], label: str) -> dict[str, Any]:
     implementation = reader.string("python_implementation")
     legacy = reader.string("fully_versioned_name")
     if legacy is not None:
@@ -170,7 +170,9 @@ def _runtime_fields(
         if field not in reader.table:
             reader.error("python_implementation", "required for runtime layers (e.g. 'cpython@3.11')")
     elif not IMPLEMENTATION_PATTERN.match(implementation):
-        reader.error(field, f"invalid value {implementation!r}: expected e.g. 'cpython@3.11' or 'cpython@3.11.7'")
+        reader.error(
+            field, f"invalid value {implementation!r}: expected e.g. 'cpython@3.11' or 'cpython@3.11.7'"
+        )
         implementation = None
     return {
         "python_implementation": implementation,

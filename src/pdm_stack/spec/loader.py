@@ -6,16 +6,18 @@ same file, so a spec stays readable by other venvstacks-compatible tools.
 
 from __future__ import annotations
 
-import os
 import tomllib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pdm_stack.errors import StackError, StackErrors
 from pdm_stack.spec.fields import LOCAL_RUNTIME_MODES, SETTINGS_KEYS, STACK_KEYS, ErrorSink, FieldReader
 from pdm_stack.spec.layers import LayerContext, parse_layer
 from pdm_stack.spec.model import LayerKind, LayerSpec, StackSettings, StackSpec
+
+if TYPE_CHECKING:
+    import os
 
 SETTINGS_TABLE = "tool.pdm-stack"
 
@@ -54,7 +56,9 @@ def spec_index_names(document: Mapping[str, Any]) -> set[str]:
     names = {"pypi"}
     for entries in (tool.get("pdm", {}).get("source", []), tool.get("uv", {}).get("index", [])):
         if isinstance(entries, list):
-            names.update(e["name"] for e in entries if isinstance(e, Mapping) and isinstance(e.get("name"), str))
+            names.update(
+                e["name"] for e in entries if isinstance(e, Mapping) and isinstance(e.get("name"), str)
+            )
     return names
 
 
@@ -116,7 +120,9 @@ def _layers(
             sink.add(f"expected an array of tables ([[...{kind.table}]])", field=kind.table)
             entries = []
         tables.append((kind, entries))
-        context.declared[kind] = {e["name"] for e in entries if isinstance(e, Mapping) and isinstance(e.get("name"), str)}
+        context.declared[kind] = {
+            e["name"] for e in entries if isinstance(e, Mapping) and isinstance(e.get("name"), str)
+        }
 
     layers: list[LayerSpec] = []
     env_names: dict[str, LayerSpec] = {}
@@ -164,7 +170,9 @@ def _settings(document: Mapping[str, Any], root: Path, sink: ErrorSink) -> Stack
         values["runtime_mirror"] = mirror if "://" in mirror else str((root / mirror).resolve())
     mode = reader.string("local_runtime")
     if mode is not None and mode not in LOCAL_RUNTIME_MODES:
-        reader.error("local_runtime", f"invalid value {mode!r}: expected one of {', '.join(LOCAL_RUNTIME_MODES)}")
+        reader.error(
+            "local_runtime", f"invalid value {mode!r}: expected one of {', '.join(LOCAL_RUNTIME_MODES)}"
+        )
         mode = None
     values["local_runtime"] = mode
     values["register_runtimes"] = reader.boolean("register_runtimes")

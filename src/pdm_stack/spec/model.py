@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 #: Target platforms understood by the venvstacks layer format, in its canonical order.
 PLATFORMS: tuple[str, ...] = (
@@ -32,9 +35,7 @@ class LayerKind(enum.StrEnum):
     @property
     def table(self) -> str:
         """Name of the spec array holding layers of this kind (``runtimes`` etc.)."""
-        return {"runtime": "runtimes", "framework": "frameworks", "application": "applications"}[
-            self.value
-        ]
+        return {"runtime": "runtimes", "framework": "frameworks", "application": "applications"}[self.value]
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,12 @@ when the spec is read rather than halfway through a build.
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pdm_stack.spec.fields import FieldReader
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from pdm_stack.spec.fields import FieldReader
 
 
 def import_name(path: Path) -> str:
@@ -24,7 +27,9 @@ def check_app_modules(reader: FieldReader, spec_dir: Path) -> tuple[Path | None,
         reader.error("launch_module", "required for applications (a module file or package folder)")
     launch = _module_path(reader, "launch_module", launch_text, spec_dir) if launch_text else None
     if launch is not None and launch.is_dir() and not (launch / "__main__.py").is_file():
-        reader.error("launch_module", f"package '{launch_text}' has no __main__.py, so 'python -m' cannot run it")
+        reader.error(
+            "launch_module", f"package '{launch_text}' has no __main__.py, so 'python -m' cannot run it"
+        )
     support = [_module_path(reader, "support_modules", text, spec_dir) for text in support_texts]
 
     seen: dict[str, str] = {}
