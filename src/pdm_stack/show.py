@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from pdm_stack import __version__
 from pdm_stack.spec.loader import display_path
+from pdm_stack.spec.model import LayerKind
 from pdm_stack.spec.modules import import_name
 from pdm_stack.status import LayerStatus, layer_status
 
@@ -72,17 +73,20 @@ def stack_json(stack: Stack, reports: list[LayerReport]) -> dict[str, Any]:
 def render_tree(stack: Stack, reports: list[LayerReport]) -> list[str]:
     """Human-readable tree: each runtime, with the frameworks and apps built on it below."""
     lines = [f"Stack {display_path(stack.spec.path)} {stack.spec.table}"]
-    runtimes = [r for r in reports if r.layer.kind.value == "runtime"]
-    others = [r for r in reports if r.layer.kind.value != "runtime"]
-    orphans = [r for r in others if r.layer.runtime not in {rt.layer.name for rt in runtimes}]
+    runtimes = [r for r in reports if r.layer.kind is LayerKind.RUNTIME]
+    others = [r for r in reports if r.layer.kind is not LayerKind.RUNTIME]
+    shown_runtimes = {rt.layer.name for rt in runtimes}
     for runtime in runtimes:
         spec = runtime.layer.spec
-        lines.append(f"{spec.env_name}  runtime {spec.python_implementation}  {_status(runtime)}")
+        lines.append(f"{spec.env_name}  {spec.python_implementation}  {_status(runtime, None)}")
         children = [r for r in others if r.layer.runtime == runtime.layer.name]
         for position, child in enumerate(children):
             branch = "└──" if position == len(children) - 1 else "├──"
-            lines.append(f"{branch} {_describe(child)}  {_status(child)}")
-    lines.extend(f"    {_describe(r)}  {_status(r)}" for r in orphans)
+            lines.append(f"{branch} {_describe(child)}  {_status(child, runtime.layer.platforms)}")
+    # Layers selected without their runtime (e.g. --include app-*) are listed flat.
+    lines.extend(
+        f"{_describe(r)}  {_status(r, None)}" for r in others if r.layer.runtime not in shown_runtimes
+    )
     return lines
 
 
@@ -97,9 +101,15 @@ def _describe(report: LayerReport) -> str:
     return text
 
 
-def _status(report: LayerReport) -> str:
+def _status(report: LayerReport, runtime_platforms: tuple[str, ...] | None) -> str:
+    """Requirements count, platforms (only where they differ from the runtime's), lock and build."""
     layer, status = report.layer, report.status
-    platforms = ",".join(layer.platforms) if layer.platforms else "disabled (no platforms)"
-    lock = "locked" if status.lock_valid else ("stale lock" if status.lock_file else "not locked")
-    build = "built" if status.built else "not built"
-    return f"({len(layer.spec.requirements)} reqs; {platforms}; {lock}; {build})"
+    parts = [f"{len(layer.spec.requirements)} requirement(s)"]
+    if not layer.platforms:
+        parts.append("disabled: no platforms")
+    elif layer.platforms != runtime_platforms:
+        parts.append(" ".join(layer.platforms))
+    parts.append("locked" if status.lock_valid else ("stale lock" if status.lock_file else "not locked"))
+    if status.build_dir is not None:
+        parts.append("built" if status.built else "not built")
+    return f"({'; '.join(parts)})"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import subprocess
 import sys
 import tarfile
 from pathlib import Path
@@ -315,5 +316,50 @@ def test_unreachable_download_falls_back_to_local_with_warning(
     spec = write_stack(tmp_path / "stack")
     result = pdm(["stack", "build", "--spec", str(spec), "--runtime-mirror", unreachable_url], obj=project)
     assert result.exit_code == 0, result.stderr
-    assert "using a relocatable copy of the local CPython" in result.stderr
+    assert "Falling back to a relocatable copy of the local CPython" in result.stderr
     assert record(spec)["runtime_source"]["kind"] == "local"
+
+
+EXTENSION_SOURCE = r"""
+#include <Python.h>
+static PyObject *answer(PyObject *self, PyObject *args) { return PyLong_FromLong(42); }
+static PyMethodDef methods[] = {{"answer", answer, METH_NOARGS, ""}, {NULL, NULL, 0, NULL}};
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "tiny", NULL, -1, methods};
+PyMODINIT_FUNC PyInit_tiny(void) { return PyModule_Create(&module); }
+"""
+
+COMPILE_SCRIPT = r"""
+import subprocess, sys, sysconfig
+cc = sysconfig.get_config_var("CC").split()[0]
+include = sysconfig.get_config_var("INCLUDEPY")
+suffix = sysconfig.get_config_var("EXT_SUFFIX")
+subprocess.run([cc, "-shared", "-fPIC", "-I", include, "tiny.c", "-o", "tiny" + suffix], check=True)
+sys.path.insert(0, ".")
+import tiny
+print(include, tiny.answer())
+"""
+
+
+@pytest.mark.skipif(shutil.which("cc") is None, reason="needs a C compiler")
+def test_c_extension_builds_against_a_moved_runtime(
+    pdm: PDMCallable, project: Project, tmp_path: Path
+) -> None:
+    spec = write_stack(tmp_path / "stack")
+    assert build(pdm, project, spec, "--local-runtime", "prefer").exit_code == 0
+    moved = tmp_path / "deployed" / "runtime"
+    moved.parent.mkdir()
+    (spec.parent / "_build" / "cpython-3.11").rename(moved)
+    work = tmp_path / "ext"
+    work.mkdir()
+    (work / "tiny.c").write_text(EXTENSION_SOURCE)
+    result = subprocess.run(
+        [str(moved / "bin" / "python3"), "-c", COMPILE_SCRIPT],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    include, answer = result.stdout.split()
+    assert Path(include).is_relative_to(moved)
+    assert answer == "42"

@@ -54,7 +54,7 @@ def test_show_tree_lists_layers_under_their_runtime(
     result = pdm(["stack", "show", "--spec", str(example / "pyproject.toml")], obj=project, strict=True)
     lines = result.stdout.splitlines()
     assert lines[0].endswith("[tool.venvstacks]")
-    assert lines[1].startswith("cpython-3.11  runtime cpython@3.11")
+    assert lines[1].startswith("cpython-3.11  cpython@3.11  (0 requirement(s); win_amd64 linux_x86_64")
     assert any(line.startswith("├── app-stats <- framework-numpy") for line in lines)
     assert "python -m stats_report" in result.stdout
 

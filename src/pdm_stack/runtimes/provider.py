@@ -129,9 +129,9 @@ def obtain_runtime(layer: LayerSpec, settings: RuntimeSettings, reporter: Report
         if local is None:
             raise
         reporter.warn(
-            f"{layer.label}: could not download {request} ({exc.message}); using a relocatable copy of the"
-            f" local CPython {local.source.version} at {local.source.location} instead. Such a runtime"
-            ' links this machine\'s system libraries; set local_runtime = "never" to forbid this.'
+            f"{layer.label}: {exc.message}. Falling back to a relocatable copy of the local CPython"
+            f" {local.source.version} at {local.source.location}; it links this machine's system"
+            ' libraries (local_runtime = "never" forbids this fallback).'
         )
         return local
 
