@@ -1,0 +1,56 @@
+"""Atomic layer swaps and the per-build-dir lock."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+
+from pdm_stack.build.staging import build_lock, recover, staged_layer, state_dir
+from pdm_stack.errors import StackError
+from pdm_stack.reporting import PlainReporter
+
+
+def test_success_replaces_the_old_layer(tmp_path: Path) -> None:
+    dest = tmp_path / "layer"
+    dest.mkdir()
+    (dest / "old").write_text("old")
+    with staged_layer(dest) as staging:
+        staging.mkdir()
+        (staging / "new").write_text("new")
+    assert sorted(p.name for p in dest.iterdir()) == ["new"]
+    assert not any((state_dir(tmp_path) / "staging").iterdir())
+
+
+def test_failure_keeps_the_old_layer_and_cleans_up(tmp_path: Path) -> None:
+    dest = tmp_path / "layer"
+    dest.mkdir()
+    (dest / "old").write_text("old")
+    with pytest.raises(KeyboardInterrupt), staged_layer(dest) as staging:
+        staging.mkdir()
+        (staging / "half").write_text("half")
+        raise KeyboardInterrupt
+    assert sorted(p.name for p in dest.iterdir()) == ["old"]
+    assert not any((state_dir(tmp_path) / "staging").iterdir())
+
+
+def test_recover_restores_a_layer_parked_by_an_interrupted_swap(tmp_path: Path) -> None:
+    parked = state_dir(tmp_path) / "previous" / "layer"
+    parked.mkdir(parents=True)
+    (parked / "old").write_text("old")
+    recover(tmp_path / "layer")
+    assert (tmp_path / "layer" / "old").read_text() == "old"
+
+
+def test_second_build_waits_then_gives_up_with_a_clear_message(tmp_path: Path) -> None:
+    output = io.StringIO()
+    with (
+        build_lock(tmp_path, PlainReporter(stream=output)),
+        pytest.raises(StackError, match="gave up waiting for the other build"),
+        build_lock(tmp_path, PlainReporter(stream=output), timeout=0.2),
+    ):
+        pass
+    assert "Another build of this stack is running" in output.getvalue()
+    with build_lock(tmp_path, PlainReporter(stream=output), timeout=0.2):
+        pass
