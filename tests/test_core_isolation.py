@@ -12,6 +12,7 @@ CORE_MODULES = [
     "pdm_stack.indexes",
     "pdm_stack.build.stack_build",
     "pdm_stack.runtimes.provider",
+    "pdm_stack.lock",
 ]
 
 

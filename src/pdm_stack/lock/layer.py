@@ -1,0 +1,307 @@
+"""Locking one layer against the layers below it, and telling whether a lock is still valid.
+
+Cross-layer rule: every package a lower layer locked keeps that version in upper layers (lower
+pins are passed to uv as constraints, per platform) and is left out of the upper layer's install
+set, because at run time the lower layer's copy is the one on ``sys.path`` anyway.
+
+Files (``requirements/<env name>/``): ``pylock.<stem>.toml``, ``pylock.<stem>.meta.json`` and
+``packages-<env name>.txt``. They are only rewritten when their content changes, so relocking
+unchanged inputs leaves the tree (and VCS diffs, mtimes, build caches) untouched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from packaging.requirements import InvalidRequirement, Requirement
+
+from pdm_stack.errors import StackError
+from pdm_stack.indexes import PackageIndex, uv_index_environment
+from pdm_stack.lock.platforms import glibc_floor, sort_platforms, uv_python_platform
+from pdm_stack.lock.pylock import LayerLock, merge_resolutions, parse_pylock, render_pylock, render_summary
+from pdm_stack.lock.uv_compile import find_uv, run_compile
+from pdm_stack.reporting import NullReporter, Reporter
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+
+@dataclass(frozen=True)
+class LockInputs:
+    """Everything a layer's lock depends on; two equal inputs must give the same lock."""
+
+    env_name: str
+    requirements: tuple[str, ...]
+    #: ``X.Y`` or ``X.Y.Z`` of the layer's runtime.
+    python_version: str
+    platforms: tuple[str, ...]
+    linux_target: str | None = None
+    macosx_target: str | None = None
+    #: Locks of the layers below, highest ``sys.path`` priority first.
+    lower: tuple[LayerLock, ...] = ()
+    indexes: tuple[PackageIndex, ...] = ()
+    exclude_newer: str | None = None
+    #: How messages name the layer (``framework 'sci'``); defaults to the env name.
+    label: str | None = None
+    extra_env: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def stem(self) -> str:
+        return self.env_name.replace(".", "_")
+
+    @property
+    def who(self) -> str:
+        return self.label or self.env_name
+
+
+@dataclass(frozen=True)
+class LockPaths:
+    folder: Path
+    pylock: Path
+    meta: Path
+    summary: Path
+
+    @classmethod
+    def of(cls, requirements_dir: Path, env_name: str) -> LockPaths:
+        folder = requirements_dir / env_name
+        stem = env_name.replace(".", "_")
+        return cls(
+            folder,
+            folder / f"pylock.{stem}.toml",
+            folder / f"pylock.{stem}.meta.json",
+            folder / f"packages-{env_name}.txt",
+        )
+
+
+@dataclass(frozen=True)
+class LockStatus:
+    valid: bool
+    reasons: tuple[str, ...] = ()
+    lock: LayerLock | None = None
+    meta: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class LockResult:
+    lock: LayerLock
+    meta: dict[str, Any]
+    #: Files actually written (empty when nothing changed).
+    written: tuple[Path, ...]
+    #: Whether uv ran (``False`` when the existing lock was still valid).
+    resolved: bool
+
+
+def _sha256(payload: object) -> str:
+    return "sha256:" + hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def lock_input_hash(inputs: LockInputs) -> str:
+    """Hash of the declared requirements, insensitive to order and spelling of spaces."""
+    canonical = []
+    for text in inputs.requirements:
+        try:
+            canonical.append(str(Requirement(text)))
+        except InvalidRequirement as exc:
+            raise StackError(
+                f"invalid requirement '{text}': {exc}", layer=inputs.who, field="requirements"
+            ) from exc
+    return _sha256(sorted(canonical))
+
+
+def other_inputs_hash(inputs: LockInputs) -> str:
+    """Hash of the non-requirement inputs: Python, targets, lower locks, indexes, cutoff date."""
+    return _sha256(
+        {
+            "python": inputs.python_version,
+            "platforms": list(sort_platforms(inputs.platforms)),
+            "glibc": glibc_floor(inputs.linux_target),
+            "macosx": inputs.macosx_target,
+            # A changed lower lock changes the constraints, so the upper lock must be redone.
+            "lower": [[lock.env_name, lock.requirements_hash] for lock in inputs.lower],
+            "indexes": [[i.name, i.public_url, i.kind] for i in inputs.indexes],
+            "exclude_newer": inputs.exclude_newer,
+        }
+    )
+
+
+def check_lock(inputs: LockInputs, requirements_dir: Path) -> LockStatus:
+    """Whether the lock on disk still matches ``inputs`` (all hashes equal, files consistent)."""
+    paths = LockPaths.of(requirements_dir, inputs.env_name)
+    if not paths.pylock.is_file() or not paths.meta.is_file():
+        return LockStatus(False, ("not locked yet",))
+    try:
+        meta = json.loads(paths.meta.read_text(encoding="utf-8"))
+        lock = parse_pylock(paths.pylock.read_text(encoding="utf-8"))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return LockStatus(False, (f"unreadable lock files: {exc}",))
+    reasons = []
+    if meta.get("lock_input_hash") != lock_input_hash(inputs):
+        reasons.append("requirements changed")
+    if meta.get("other_inputs_hash") != other_inputs_hash(inputs):
+        reasons.append("python version, platforms, indexes or lower layer locks changed")
+    if meta.get("requirements_hash") != lock.requirements_hash:
+        reasons.append(f"{paths.pylock.name} was edited by hand")
+    return LockStatus(not reasons, tuple(reasons), lock, meta)
+
+
+def lower_pins(inputs: LockInputs) -> dict[str, dict[str, tuple[str, str]]]:
+    """Per platform, ``{name: (version, providing layer)}`` from every lower layer.
+
+    Two lower layers disagreeing on a version cannot both be on ``sys.path`` correctly, so that
+    is reported rather than silently letting the higher-priority one win.
+    """
+    result: dict[str, dict[str, tuple[str, str]]] = {}
+    for platform in inputs.platforms:
+        merged: dict[str, tuple[str, str]] = {}
+        for lower in inputs.lower:
+            for name, (version, layer) in lower.pins(platform).items():
+                seen = merged.get(name)
+                if seen is not None and seen[0] != version:
+                    raise StackError(
+                        f"lower layers disagree on '{name}' for {platform}: {seen[1]} has {seen[0]},"
+                        f" {layer} has {version}; lock them with a common constraint",
+                        layer=inputs.who,
+                    )
+                merged.setdefault(name, (version, layer))
+        result[platform] = merged
+    return result
+
+
+def resolve_layer(inputs: LockInputs, reporter: Reporter | None = None) -> LayerLock:
+    """Run uv once per target platform (in parallel) and merge the results."""
+    reporter = reporter or NullReporter()
+    if not inputs.platforms:
+        raise StackError("the layer has no target platforms to lock for", layer=inputs.who, field="platforms")
+    glibc = glibc_floor(inputs.linux_target)
+    pins = lower_pins(inputs)
+    index_env = {**uv_index_environment(list(inputs.indexes)), **inputs.extra_env}
+    targets = {p: uv_python_platform(p, glibc) for p in sort_platforms(inputs.platforms)}
+    uv = find_uv()
+
+    def one(platform: str) -> dict[str, Any]:
+        reporter.detail(f"{inputs.who}: resolving for {platform} ({targets[platform]})")
+        return run_compile(
+            layer=inputs.who,
+            platform=platform,
+            requirements=inputs.requirements,
+            constraints={name: version for name, (version, _) in pins[platform].items()},
+            python_version=inputs.python_version,
+            python_platform=targets[platform],
+            index_env=index_env,
+            exclude_newer=inputs.exclude_newer,
+            macosx_target=inputs.macosx_target,
+            uv=uv,
+        )
+
+    with ThreadPoolExecutor(max_workers=len(targets)) as pool:
+        futures = {platform: pool.submit(one, platform) for platform in targets}
+        resolutions = {platform: future.result() for platform, future in futures.items()}
+    return merge_resolutions(
+        inputs.env_name, inputs.python_version, tuple(targets), resolutions, pins, label=inputs.who
+    )
+
+
+def lock_layer(
+    inputs: LockInputs,
+    requirements_dir: Path,
+    *,
+    force: bool = False,
+    reporter: Reporter | None = None,
+) -> LockResult:
+    """Bring the layer's lock files up to date; no file is touched if nothing changed.
+
+    Without ``force`` a still-valid lock is kept as is (uv does not even run). ``lock_version``
+    only increases when the locked content (``requirements_hash``) changes.
+    """
+    reporter = reporter or NullReporter()
+    status = check_lock(inputs, requirements_dir)
+    if status.valid and not force and status.lock is not None and status.meta is not None:
+        reporter.detail(f"{inputs.who}: lock is up to date")
+        return LockResult(status.lock, status.meta, (), False)
+    if status.reasons:
+        reporter.detail(f"{inputs.who}: relocking ({'; '.join(status.reasons)})")
+    with reporter.step(f"Locking {inputs.who}"):
+        lock = resolve_layer(inputs, reporter)
+    old = _read_meta(LockPaths.of(requirements_dir, inputs.env_name).meta)
+    unchanged = old is not None and old.get("requirements_hash") == lock.requirements_hash
+    meta = {
+        "lock_input_hash": lock_input_hash(inputs),
+        "requirements_hash": lock.requirements_hash,
+        "other_inputs_hash": other_inputs_hash(inputs),
+        "lock_version": _next_version(old, unchanged),
+        "locked_at": _locked_at(inputs, old if unchanged else None),
+    }
+    written = write_lock_files(LockPaths.of(requirements_dir, inputs.env_name), lock, meta)
+    return LockResult(lock, meta, written, True)
+
+
+def write_lock_files(paths: LockPaths, lock: LayerLock, meta: Mapping[str, Any]) -> tuple[Path, ...]:
+    """Write the three lock files, each only if its content differs; returns those written."""
+    contents = {
+        paths.pylock: render_pylock(lock),
+        paths.meta: json.dumps(dict(meta), indent=2, sort_keys=True) + "\n",
+        paths.summary: render_summary(lock),
+    }
+    return tuple(path for path, text in contents.items() if write_if_changed(path, text))
+
+
+def write_if_changed(path: Path, text: str) -> bool:
+    """Atomically replace ``path`` with ``text`` unless it already holds exactly that."""
+    data = text.encode("utf-8")
+    try:
+        if path.read_bytes() == data:
+            return False
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        Path(tmp).replace(path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return True
+
+
+def load_layer_lock(requirements_dir: Path, env_name: str) -> LayerLock:
+    """The lock of an already locked layer, to pass as ``LockInputs.lower`` for layers above it."""
+    path = LockPaths.of(requirements_dir, env_name).pylock
+    try:
+        return parse_pylock(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise StackError(f"{env_name} is not locked yet ({path} is missing); lock it first") from exc
+    except (ValueError, KeyError, TypeError) as exc:
+        raise StackError(f"cannot read the lock of {env_name} ({path}): {exc}") from exc
+
+
+def _read_meta(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _next_version(old: Mapping[str, Any] | None, unchanged: bool) -> int:
+    previous = old.get("lock_version") if old else None
+    if not isinstance(previous, int):
+        return 1
+    return previous if unchanged else previous + 1
+
+
+def _locked_at(inputs: LockInputs, old: Mapping[str, Any] | None) -> str:
+    if old is not None and isinstance(old.get("locked_at"), str):
+        return str(old["locked_at"])
+    if inputs.exclude_newer:
+        return inputs.exclude_newer
+    return datetime.now(UTC).replace(microsecond=0).isoformat()

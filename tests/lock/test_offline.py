@@ -1,0 +1,91 @@
+"""Lock pieces that need neither uv nor the network: platform names, messages, merging."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from pdm_stack.errors import StackError
+from pdm_stack.lock.platforms import glibc_floor, platforms_marker, uv_python_platform
+from pdm_stack.lock.pylock import merge_resolutions, parse_pylock, render_pylock
+from pdm_stack.lock.uv_compile import UvFailure, explain_failure
+
+
+def test_uv_platform_names() -> None:
+    assert uv_python_platform("linux_x86_64") == "x86_64-manylinux_2_28"
+    assert uv_python_platform("linux_aarch64", glibc_floor("glibc@2.34")) == "aarch64-manylinux_2_34"
+    assert uv_python_platform("macosx_arm64") == "aarch64-apple-darwin"
+    assert uv_python_platform("win_amd64") == "x86_64-pc-windows-msvc"
+    with pytest.raises(StackError, match="linux_target"):
+        glibc_floor("musl")
+
+
+def test_marker_only_for_platform_subsets() -> None:
+    both = ("win_amd64", "linux_x86_64")
+    assert platforms_marker(both, both) is None
+    assert platforms_marker(("win_amd64",), both) == "sys_platform == 'win32' and platform_machine == 'AMD64'"
+
+
+def test_platform_tag_failure_names_package_and_platform() -> None:
+    stderr = (
+        "error: No solution found when resolving dependencies\n"
+        "  cause: Because only tiny==1.0 is available and tiny==1.0 has no wheels with a matching"
+        " platform tag (e.g., `win_amd64`), we can conclude that tiny cannot be used.\n"
+    )
+    error = explain_failure("app 'x'", UvFailure("win_amd64", 1, stderr), {})
+    assert str(error).startswith("app 'x': no wheel of 'tiny' is available for platform win_amd64")
+    assert "matching platform tag" in error.details
+
+
+def wheel(url: str) -> dict[str, Any]:
+    return {"url": url, "size": 1, "hashes": {"sha256": "00"}}
+
+
+def test_merge_unions_platforms_strips_credentials_and_moves_lower_packages() -> None:
+    platforms = ("win_amd64", "linux_x86_64")
+    resolutions: dict[str, dict[str, Any]] = {
+        "win_amd64": {
+            "packages": [
+                {
+                    "name": "Six",
+                    "version": "1.0",
+                    "wheels": [wheel("https://u:secret@h/six-1.0-py3-none-any.whl")],
+                },
+                {"name": "colorama", "version": "0.4", "marker": "sys_platform == 'win32'", "wheels": []},
+                {"name": "attrs", "version": "25.1", "wheels": []},
+            ]
+        },
+        "linux_x86_64": {
+            "packages": [{"name": "six", "version": "1.0", "wheels": [wheel("https://h/x.whl")]}]
+        },
+    }
+    pins = {"win_amd64": {"attrs": ("25.1", "framework-a")}}
+    lock = merge_resolutions("app-x", "3.12", platforms, resolutions, pins)
+    assert [(p.name, p.platforms) for p in lock.packages] == [
+        ("colorama", ("win_amd64",)),
+        ("six", platforms),
+    ]
+    assert [w["url"] for w in lock.packages[1].wheels] == [
+        "https://h/six-1.0-py3-none-any.whl",
+        "https://h/x.whl",
+    ]
+    assert [(i.name, i.layer, i.platforms) for i in lock.inherited] == [
+        ("attrs", "framework-a", ("win_amd64",))
+    ]
+    text = render_pylock(lock)
+    assert "secret" not in text
+    assert parse_pylock(text) == lock
+    assert render_pylock(parse_pylock(text)) == text
+
+
+def test_merge_rejects_a_version_other_than_the_lower_pin() -> None:
+    resolutions = {"linux_x86_64": {"packages": [{"name": "attrs", "version": "24.1", "wheels": []}]}}
+    with pytest.raises(StackError, match=r"framework-a provides 25\.1"):
+        merge_resolutions(
+            "app-x",
+            "3.12",
+            ("linux_x86_64",),
+            resolutions,
+            {"linux_x86_64": {"attrs": ("25.1", "framework-a")}},
+        )
