@@ -23,13 +23,20 @@ class PackageIndex:
     @property
     def public_url(self) -> str:
         """The URL without credentials, safe for messages, locks and metadata."""
-        parts = urlsplit(self.url)
-        if parts.username is None and parts.password is None:
-            return self.url
-        host = parts.hostname or ""
-        if parts.port:
-            host = f"{host}:{parts.port}"
-        return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+        return strip_credentials(self.url)
+
+
+def strip_credentials(url: str, *, mask: bool = False) -> str:
+    """``url`` without ``user:password@``; ``mask`` leaves ``***@`` so messages show some were set."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    if mask:
+        host = f"***@{host}"
+    return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
 
 
 def uv_index_environment(indexes: list[PackageIndex]) -> dict[str, str]:

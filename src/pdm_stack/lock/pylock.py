@@ -13,12 +13,12 @@ import json
 import tomllib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
 
 import tomlkit
 from packaging.utils import canonicalize_name
 
 from pdm_stack.errors import StackError
+from pdm_stack.indexes import strip_credentials
 from pdm_stack.lock.platforms import PLATFORM_MARKERS, platforms_marker, sort_platforms
 
 if TYPE_CHECKING:
@@ -75,17 +75,6 @@ class LayerLock:
         }
         digest = hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
         return f"sha256:{digest}"
-
-
-def strip_credentials(url: str) -> str:
-    """``url`` without ``user:password@``: locks are committed, credentials must never be in them."""
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
 
 
 def _wheel_hashes(wheels: tuple[dict[str, Any], ...]) -> list[str]:

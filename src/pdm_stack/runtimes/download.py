@@ -19,10 +19,11 @@ import tempfile
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Protocol, cast
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
 from pdm_stack.errors import StackError
+from pdm_stack.indexes import strip_credentials
 from pdm_stack.runtimes.pbs import MIRROR_CONFIG_KEY, MIRROR_ENV_VAR
 
 if TYPE_CHECKING:
@@ -87,14 +88,9 @@ def _human_size(size: int | None) -> str:
     return f"{value:.1f} GiB"
 
 
-def _redact(url: str) -> str:
-    """Drop credentials a mirror URL may carry before it ends up in a message or a CI log."""
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
+def _shown(url: str) -> str:
+    """A mirror URL as messages and CI logs may show it: credentials masked."""
+    return strip_credentials(url, mask=True)
 
 
 def _local_path(url: str) -> Path | None:
@@ -110,7 +106,7 @@ def _local_path(url: str) -> Path | None:
         return Path(url).expanduser()
     if parts.scheme in ("http", "https"):
         return None
-    raise StackError(f"cannot download runtime archive from {_redact(url)}: unsupported URL scheme")
+    raise StackError(f"cannot download runtime archive from {_shown(url)}: unsupported URL scheme")
 
 
 def _mirror_hint(host: str) -> str:
@@ -147,7 +143,7 @@ def _copy_local(source: Path, sink: _Sink, archive: RuntimeArchive, reporter: Re
 
 def _download(archive: RuntimeArchive, sink: _Sink, reporter: Reporter, client: object | None) -> None:
     url = archive.url
-    shown = _redact(url)
+    shown = _shown(url)
     host = urlsplit(url).hostname or url
     owned = None
     if client is None:
@@ -249,7 +245,7 @@ def fetch_archive(
         got = sink.hexdigest()
         if got != expected:
             raise StackError(
-                f"checksum mismatch for {name} from {_redact(archive.url)}: expected sha256 {expected}, "
+                f"checksum mismatch for {name} from {_shown(archive.url)}: expected sha256 {expected}, "
                 f"got {got}; the file was discarded"
             )
         tmp.replace(target)
