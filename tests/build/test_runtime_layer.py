@@ -83,10 +83,16 @@ def pbs_archive(runtime: Path, folder: Path, name: str = PBS_NAME) -> tuple[Path
     return archive, hashlib.sha256(archive.read_bytes()).hexdigest()
 
 
+@pytest.fixture
+def pdm_install(relocatable_runtime: Path, project: Project) -> Path:
+    """The session runtime placed in the test project's PDM ``python.install_root``, as
+    ``pdm python install`` would name it, so builds take the path users take."""
+    return copy_runtime(relocatable_runtime, install_root(project) / f"cpython@{VERSION}")
+
+
 def test_reuses_pdm_install_without_touching_it(
-    relocatable_runtime: Path, pdm: PDMCallable, project: Project, tmp_path: Path
+    pdm_install: Path, pdm: PDMCallable, project: Project, tmp_path: Path
 ) -> None:
-    pdm_install = copy_runtime(relocatable_runtime, install_root(project) / f"cpython@{VERSION}")
     before = runtime_content_hash(pdm_install)
     spec = write_stack(tmp_path / "stack")
 
@@ -137,9 +143,8 @@ def test_local_cpython_runtime_runs_after_two_moves(
 
 
 def test_declared_requirements_are_installed_unlocked(
-    relocatable_runtime: Path, pdm: PDMCallable, project: Project, tmp_path: Path
+    pdm_install: Path, pdm: PDMCallable, project: Project, tmp_path: Path
 ) -> None:
-    copy_runtime(relocatable_runtime, install_root(project) / f"cpython@{VERSION}")
     spec = write_stack(tmp_path / "stack", requirements='["six==1.16.0"]')
     result = build(pdm, project, spec)
     assert result.exit_code == 0, result.stderr
@@ -151,9 +156,8 @@ def test_declared_requirements_are_installed_unlocked(
 
 
 def test_second_build_is_a_no_op_and_clean_rebuilds(
-    relocatable_runtime: Path, pdm: PDMCallable, project: Project, tmp_path: Path
+    pdm_install: Path, pdm: PDMCallable, project: Project, tmp_path: Path
 ) -> None:
-    copy_runtime(relocatable_runtime, install_root(project) / f"cpython@{VERSION}")
     spec = write_stack(tmp_path / "stack")
     assert build(pdm, project, spec).exit_code == 0
     marker = spec.parent / "_build" / "cpython-3.11" / "marker"
@@ -167,9 +171,8 @@ def test_second_build_is_a_no_op_and_clean_rebuilds(
 
 
 def test_failed_build_keeps_the_previous_one(
-    relocatable_runtime: Path, pdm: PDMCallable, project: Project, tmp_path: Path
+    pdm_install: Path, pdm: PDMCallable, project: Project, tmp_path: Path
 ) -> None:
-    copy_runtime(relocatable_runtime, install_root(project) / f"cpython@{VERSION}")
     spec = write_stack(tmp_path / "stack")
     assert build(pdm, project, spec).exit_code == 0
     before = record(spec)
