@@ -5,6 +5,7 @@ pytest_plugins = [
     "tests.fixtures.specs",
     "tests.fixtures.http_server",
     "tests.fixtures.runtimes",
+    "tests.fixtures.native_wheels",
 ]
 
 

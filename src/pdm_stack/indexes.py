@@ -8,8 +8,13 @@ for uv, the one place credentials may travel. Command lines and anything we writ
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from urllib.parse import urlsplit, urlunsplit
+from typing import TYPE_CHECKING
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
 
 
 @dataclass(frozen=True)
@@ -19,6 +24,8 @@ class PackageIndex:
     url: str
     kind: str = "index"  # index | find_links
     verify_ssl: bool = True
+    #: Only for distributions pinned to it with ``package_indexes`` (uv's ``explicit = true``).
+    explicit: bool = False
 
     @property
     def public_url(self) -> str:
@@ -39,20 +46,68 @@ def strip_credentials(url: str, *, mask: bool = False) -> str:
     return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
 
 
-def uv_index_environment(indexes: list[PackageIndex]) -> dict[str, str]:
-    """Environment variables that make uv use ``indexes`` (first index first, find-links too)."""
+def uv_env_name(index_name: str) -> str:
+    """The upper-case form uv uses for an index name in ``UV_INDEX_<NAME>_USERNAME``."""
+    return re.sub(r"[^A-Za-z0-9]", "_", index_name).upper()
+
+
+def split_indexes(
+    indexes: Sequence[PackageIndex],
+    *,
+    priority: Sequence[str] = (),
+    explicit: Iterable[str] = (),
+) -> tuple[list[PackageIndex], list[PackageIndex]]:
+    """``(general, pinned)``: the order uv searches for any package, and the indexes kept for pins.
+
+    ``priority`` names move to the front of the search order. ``explicit`` names (the targets of
+    ``package_indexes``) are only used for the distributions pinned to them, so a special-purpose
+    index (a PyTorch CPU index, a private mirror) never leaks other packages into the lock.
+    """
+    explicit_names = set(explicit)
+    rank = {name: position for position, name in enumerate(priority)}
+    general = [index for index in indexes if index.name not in explicit_names and not index.explicit]
+    general.sort(key=lambda index: rank.get(index.name, len(rank)))
+    pinned = [index for index in indexes if index.name in explicit_names]
+    return general, pinned
+
+
+def uv_index_environment(
+    indexes: Sequence[PackageIndex], *, pinned: Sequence[PackageIndex] = ()
+) -> dict[str, str]:
+    """Environment variables that make uv search ``indexes`` in order (find-links too).
+
+    The first regular index named ``pypi`` (else the last one) is uv's default index; the others
+    come before it in ``UV_INDEX``, highest priority first. ``pinned`` indexes are declared in
+    uv's input file without credentials; their credentials travel here as
+    ``UV_INDEX_<NAME>_USERNAME``/``_PASSWORD``.
+    """
     env: dict[str, str] = {}
     regular = [index for index in indexes if index.kind != "find_links"]
     links = [index for index in indexes if index.kind == "find_links"]
     if regular:
-        env["UV_INDEX_URL"] = regular[0].url
-        if len(regular) > 1:
-            env["UV_EXTRA_INDEX_URL"] = " ".join(index.url for index in regular[1:])
+        default = next((index for index in regular if index.name == "pypi"), regular[-1])
+        env["UV_DEFAULT_INDEX"] = _named(default)
+        others = [index for index in regular if index is not default]
+        if others:
+            env["UV_INDEX"] = " ".join(_named(index) for index in others)
     if links:
         env["UV_FIND_LINKS"] = " ".join(index.url for index in links)
+    for index in pinned:
+        parts = urlsplit(index.url)
+        if parts.username is not None:
+            env[f"UV_INDEX_{uv_env_name(index.name)}_USERNAME"] = unquote(parts.username)
+        if parts.password is not None:
+            env[f"UV_INDEX_{uv_env_name(index.name)}_PASSWORD"] = unquote(parts.password)
     insecure = sorted(
-        {urlsplit(index.url).hostname or "" for index in indexes if not index.verify_ssl} - {""}
+        {urlsplit(index.url).hostname or "" for index in (*indexes, *pinned) if not index.verify_ssl} - {""}
     )
     if insecure:
         env["UV_INSECURE_HOST"] = " ".join(insecure)
     return env
+
+
+def _named(index: PackageIndex) -> str:
+    """``name=url`` when the name is one uv accepts, so uv's messages can name the index."""
+    if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", index.name or ""):
+        return f"{index.name}={index.url}"
+    return index.url

@@ -6,17 +6,21 @@ never rename or drop them. Values a capability cannot know yet are ``null``/``fa
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from pdm_stack import __version__
+from pdm_stack.lock.layer import LockPaths
 from pdm_stack.spec.loader import display_path
 from pdm_stack.spec.model import LayerKind
 from pdm_stack.spec.modules import import_name
 from pdm_stack.status import LayerStatus, layer_status
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from pdm_stack.graph import Layer
+    from pdm_stack.lock.layer import LockStatus
     from pdm_stack.stack import Stack
 
 JSON_SCHEMA_VERSION = 1
@@ -26,6 +30,9 @@ JSON_SCHEMA_VERSION = 1
 class LayerReport:
     layer: Layer
     status: LayerStatus
+    #: Why the lock is not valid (empty when it is, or when locks were not checked).
+    lock_reasons: tuple[str, ...] = ()
+    lock_version: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         spec = self.layer.spec
@@ -44,13 +51,38 @@ class LayerReport:
             "support_modules": [str(p) for p in spec.support_modules],
             "lock_file": str(self.status.lock_file) if self.status.lock_file else None,
             "lock_valid": self.status.lock_valid,
+            "lock_version": self.lock_version,
+            "lock_problems": list(self.lock_reasons),
             "build_dir": str(self.status.build_dir) if self.status.build_dir else None,
             "built": self.status.built,
         }
 
 
-def collect_reports(stack: Stack, layers: list[Layer]) -> list[LayerReport]:
-    return [LayerReport(layer, layer_status(stack, layer)) for layer in layers]
+def collect_reports(
+    stack: Stack, layers: list[Layer], locks: Mapping[str, LockStatus] | None = None
+) -> list[LayerReport]:
+    """Reports for ``layers``; ``locks`` (from :func:`lock_statuses`) fills the lock fields."""
+    reports = []
+    for layer in layers:
+        status = layer_status(stack, layer)
+        lock = (locks or {}).get(layer.env_name)
+        if lock is None:
+            reports.append(LayerReport(layer, status))
+            continue
+        paths = LockPaths.of(stack.settings.requirements_dir, layer.env_name)
+        version = lock.meta.get("lock_version") if lock.valid and lock.meta else None
+        target = status.install_target
+        if layer.spec.versioned and isinstance(version, int):
+            target = f"{layer.env_name}@{version}"
+        status = replace(
+            status,
+            install_target=target,
+            lock_file=paths.pylock if paths.pylock.is_file() else None,
+            lock_valid=lock.valid,
+        )
+        reasons = () if lock.valid else lock.reasons
+        reports.append(LayerReport(layer, status, reasons, version if isinstance(version, int) else None))
+    return reports
 
 
 def stack_json(stack: Stack, reports: list[LayerReport]) -> dict[str, Any]:

@@ -51,6 +51,7 @@ def test_files_are_written_where_the_layer_model_says(locked_stack: Path) -> Non
         "lock_input_hash",
         "requirements_hash",
         "other_inputs_hash",
+        "version_inputs_hash",
         "lock_version",
         "locked_at",
     }
@@ -132,7 +133,10 @@ def test_conflict_with_lower_layer_names_layer_and_pin(tmp_path: Path) -> None:
     with pytest.raises(LockError) as info:
         lock_layer(app, tmp_path)
     message = str(info.value)
-    assert message.startswith("application 'new': requirements conflict on linux_x86_64")
+    assert message.startswith(
+        "application 'new': field 'requirements': requirements conflict on linux_x86_64"
+    )
+    assert "(from framework-old)" in message
     assert "attrs==22.1.0" in message
 
 

@@ -34,7 +34,9 @@ def test_platform_tag_failure_names_package_and_platform() -> None:
         " platform tag (e.g., `win_amd64`), we can conclude that tiny cannot be used.\n"
     )
     error = explain_failure("app 'x'", UvFailure("win_amd64", 1, stderr), {})
-    assert str(error).startswith("app 'x': no wheel of 'tiny' is available for platform win_amd64")
+    assert str(error).startswith(
+        "app 'x': field 'requirements': no wheel of 'tiny' is available for platform win_amd64"
+    )
     assert "matching platform tag" in error.details
 
 
@@ -89,3 +91,19 @@ def test_merge_rejects_a_version_other_than_the_lower_pin() -> None:
             resolutions,
             {"linux_x86_64": {"attrs": ("25.1", "framework-a")}},
         )
+
+
+def test_unreachable_index_failure_names_the_index_not_the_credentials() -> None:
+    stderr = (
+        "error: Request failed after 3 retries\n"
+        "  cause: Failed to fetch: `https://bob:hunter2@corp.example/simple/attrs/`\n"
+        "  cause: Connection refused (os error 111)\n"
+    )
+    error = explain_failure(
+        "app 'x'", UvFailure("linux_x86_64", 2, stderr), {}, indexes={"https://corp.example/simple": "corp"}
+    )
+    assert str(error) == (
+        "app 'x': index 'corp' (https://corp.example/simple) is unreachable:"
+        " Connection refused (os error 111); check the URL, the network or `pdm config`"
+    )
+    assert "hunter2" not in error.details and "://***@corp.example" in error.details

@@ -40,9 +40,10 @@ def test_show_json_follows_the_documented_schema(example: Path, pdm: PDMCallable
     assert stats["depends_on"] == ["framework-numpy", "cpython-3.11"]
     assert stats["platforms"] == ["win_amd64", "linux_x86_64", "linux_aarch64", "macosx_arm64"]
     assert stats["launch_module"] == str(example / "src" / "stats_report")
-    # Nothing is locked yet, and nothing may be invented.
-    assert stats["lock_file"] is None
-    assert stats["lock_valid"] is False
+    # example-project ships its locks (they are meant to be committed).
+    assert stats["lock_file"] == str(example / "requirements" / "app-stats" / "pylock.app-stats.toml")
+    assert stats["lock_valid"] is True
+    assert stats["lock_version"] == 1
     assert layers["framework-numpy"]["kind"] == "framework"
     assert layers["cpython-3.11"]["depends_on"] == []
     assert data["schema_version"] == 1

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from packaging.requirements import InvalidRequirement, Requirement
 
 from pdm_stack.errors import StackError
-from pdm_stack.indexes import PackageIndex, uv_index_environment
+from pdm_stack.indexes import PackageIndex, split_indexes, uv_index_environment
 from pdm_stack.lock.platforms import glibc_floor, sort_platforms, uv_python_platform
 from pdm_stack.lock.pylock import LayerLock, merge_resolutions, parse_pylock, render_pylock, render_summary
 from pdm_stack.lock.uv_compile import find_uv, run_compile
@@ -49,6 +49,16 @@ class LockInputs:
     lower: tuple[LayerLock, ...] = ()
     indexes: tuple[PackageIndex, ...] = ()
     exclude_newer: str | None = None
+    #: ``(distribution, index name)`` pins in force for this layer (inherited ones included).
+    package_indexes: tuple[tuple[str, str], ...] = ()
+    #: Index names searched first for this layer.
+    priority_indexes: tuple[str, ...] = ()
+    #: ``versioned_inputs_hash`` of the layer (name, ``versioned``, app module content).
+    version_inputs_hash: str | None = None
+    #: Whether the layer's ``lock_version`` is part of its deployed name (then version inputs count).
+    versioned: bool = False
+    #: The previous lock, whose pins uv keeps unless a requirement forces a change.
+    preferences: LayerLock | None = field(default=None, compare=False)
     #: How messages name the layer (``framework 'sci'``); defaults to the env name.
     label: str | None = None
     extra_env: Mapping[str, str] = field(default_factory=dict)
@@ -118,6 +128,7 @@ def lock_input_hash(inputs: LockInputs) -> str:
 
 def other_inputs_hash(inputs: LockInputs) -> str:
     """Hash of the non-requirement inputs: Python, targets, lower locks, indexes, cutoff date."""
+    general, pinned = layer_indexes(inputs)
     return _sha256(
         {
             "python": inputs.python_version,
@@ -126,7 +137,10 @@ def other_inputs_hash(inputs: LockInputs) -> str:
             "macosx": inputs.macosx_target,
             # A changed lower lock changes the constraints, so the upper lock must be redone.
             "lower": [[lock.env_name, lock.requirements_hash] for lock in inputs.lower],
-            "indexes": [[i.name, i.public_url, i.kind] for i in inputs.indexes],
+            # Only the indexes this layer can resolve from, in search order: adding an explicit
+            # index for another layer's pin must not relock this one.
+            "indexes": [[i.name, i.public_url, i.kind, i.verify_ssl] for i in general],
+            "pinned": sorted((dist, index.name, index.public_url) for dist, index in pinned.items()),
             "exclude_newer": inputs.exclude_newer,
         }
     )
@@ -149,6 +163,8 @@ def check_lock(inputs: LockInputs, requirements_dir: Path) -> LockStatus:
         reasons.append("python version, platforms, indexes or lower layer locks changed")
     if meta.get("requirements_hash") != lock.requirements_hash:
         reasons.append(f"{paths.pylock.name} was edited by hand")
+    if inputs.versioned and meta.get("version_inputs_hash") != inputs.version_inputs_hash:
+        reasons.append("versioned layer's name or app modules changed")
     return LockStatus(not reasons, tuple(reasons), lock, meta)
 
 
@@ -182,7 +198,8 @@ def resolve_layer(inputs: LockInputs, reporter: Reporter | None = None) -> Layer
         raise StackError("the layer has no target platforms to lock for", layer=inputs.who, field="platforms")
     glibc = glibc_floor(inputs.linux_target)
     pins = lower_pins(inputs)
-    index_env = {**uv_index_environment(list(inputs.indexes)), **inputs.extra_env}
+    general, pinned = layer_indexes(inputs)
+    index_env = {**uv_index_environment(general, pinned=list(pinned.values())), **inputs.extra_env}
     targets = {p: uv_python_platform(p, glibc) for p in sort_platforms(inputs.platforms)}
     uv = find_uv()
 
@@ -193,9 +210,13 @@ def resolve_layer(inputs: LockInputs, reporter: Reporter | None = None) -> Layer
             platform=platform,
             requirements=inputs.requirements,
             constraints={name: version for name, (version, _) in pins[platform].items()},
+            providers={name: layer for name, (_, layer) in pins[platform].items()},
+            indexes={index.public_url: index.name for index in (*general, *pinned.values())},
             python_version=inputs.python_version,
             python_platform=targets[platform],
             index_env=index_env,
+            pinned=pinned,
+            preferences=previous_pins(inputs.preferences, platform),
             exclude_newer=inputs.exclude_newer,
             macosx_target=inputs.macosx_target,
             uv=uv,
@@ -207,6 +228,43 @@ def resolve_layer(inputs: LockInputs, reporter: Reporter | None = None) -> Layer
     return merge_resolutions(
         inputs.env_name, inputs.python_version, tuple(targets), resolutions, pins, label=inputs.who
     )
+
+
+def pinned_indexes(inputs: LockInputs) -> dict[str, PackageIndex]:
+    """``{distribution: index}`` for the layer's ``package_indexes``; unknown names are errors."""
+    by_name = {index.name: index for index in inputs.indexes}
+    pinned: dict[str, PackageIndex] = {}
+    for dist, name in inputs.package_indexes:
+        index = by_name.get(name)
+        if index is None:
+            known = ", ".join(sorted(by_name)) or "none"
+            raise StackError(
+                f"'{dist}' is pinned to index '{name}', which is not configured (known: {known})",
+                layer=inputs.who,
+                field="package_indexes",
+            )
+        pinned[dist] = index
+    return pinned
+
+
+def layer_indexes(inputs: LockInputs) -> tuple[list[PackageIndex], dict[str, PackageIndex]]:
+    """``(search order, {distribution: index})`` of the indexes this layer resolves from."""
+    pinned = pinned_indexes(inputs)
+    general, _ = split_indexes(
+        inputs.indexes, priority=inputs.priority_indexes, explicit={i.name for i in pinned.values()}
+    )
+    return general, pinned
+
+
+def previous_pins(previous: LayerLock | None, platform: str) -> list[dict[str, Any]]:
+    """The previous lock's entries for ``platform``, as uv reads preferences from an output file."""
+    if previous is None:
+        return []
+    return [
+        {"name": p.name, "version": p.version, "wheels": [dict(w) for w in p.wheels]}
+        for p in previous.packages
+        if platform in p.platforms
+    ]
 
 
 def lock_layer(
@@ -222,24 +280,34 @@ def lock_layer(
     only increases when the locked content (``requirements_hash``) changes.
     """
     reporter = reporter or NullReporter()
+    paths = LockPaths.of(requirements_dir, inputs.env_name)
     status = check_lock(inputs, requirements_dir)
     if status.valid and not force and status.lock is not None and status.meta is not None:
-        reporter.detail(f"{inputs.who}: lock is up to date")
-        return LockResult(status.lock, status.meta, (), False)
+        if status.meta.get("version_inputs_hash") == inputs.version_inputs_hash:
+            reporter.detail(f"{inputs.who}: lock is up to date")
+            return LockResult(status.lock, status.meta, (), False)
+        # Only the layer's own files changed (an unversioned app's modules): refresh the metadata.
+        meta = {**status.meta, "version_inputs_hash": inputs.version_inputs_hash}
+        return LockResult(status.lock, meta, write_lock_files(paths, status.lock, meta), False)
     if status.reasons:
         reporter.detail(f"{inputs.who}: relocking ({'; '.join(status.reasons)})")
     with reporter.step(f"Locking {inputs.who}"):
         lock = resolve_layer(inputs, reporter)
-    old = _read_meta(LockPaths.of(requirements_dir, inputs.env_name).meta)
-    unchanged = old is not None and old.get("requirements_hash") == lock.requirements_hash
+    old = _read_meta(paths.meta)
+    unchanged = (
+        old is not None
+        and old.get("requirements_hash") == lock.requirements_hash
+        and (not inputs.versioned or old.get("version_inputs_hash") == inputs.version_inputs_hash)
+    )
     meta = {
         "lock_input_hash": lock_input_hash(inputs),
         "requirements_hash": lock.requirements_hash,
         "other_inputs_hash": other_inputs_hash(inputs),
+        "version_inputs_hash": inputs.version_inputs_hash,
         "lock_version": _next_version(old, unchanged),
         "locked_at": _locked_at(inputs, old if unchanged else None),
     }
-    written = write_lock_files(LockPaths.of(requirements_dir, inputs.env_name), lock, meta)
+    written = write_lock_files(paths, lock, meta)
     return LockResult(lock, meta, written, True)
 
 

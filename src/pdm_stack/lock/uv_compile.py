@@ -19,10 +19,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import tomlkit
+
 from pdm_stack.errors import StackError
+from pdm_stack.indexes import strip_credentials
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
+
+    from pdm_stack.indexes import PackageIndex
 
 #: Flags shared by every resolution: a PEP 751 lock with hashes, wheels only, no comments.
 UV_COMPILE_FLAGS: tuple[str, ...] = (
@@ -37,13 +42,38 @@ UV_COMPILE_FLAGS: tuple[str, ...] = (
     # uv would otherwise look for (and try to download) an interpreter of the *target* version;
     # with wheels only it never runs one, so the current interpreter is enough (see compile_command).
     "--no-python-downloads",
+    # Only what pdm-stack passes (and hashes) may influence a lock: no uv.toml, no [tool.uv].
+    "--no-config",
 )
+
+#: ``UV_*`` variables that change how uv works, never what it resolves.
+UV_PASSTHROUGH = frozenset(
+    {
+        "UV_CACHE_DIR",
+        "UV_NO_CACHE",
+        "UV_NATIVE_TLS",
+        "UV_OFFLINE",
+        "UV_HTTP_TIMEOUT",
+        "UV_REQUEST_TIMEOUT",
+        "UV_HTTP_RETRIES",
+        "UV_CONCURRENT_DOWNLOADS",
+        "UV_CONCURRENT_BUILDS",
+        "UV_CONCURRENT_INSTALLS",
+        "UV_NO_PROGRESS",
+        "UV_KEYRING_PROVIDER",
+    }
+)
+
+#: Name of the throwaway project whose dependencies are the layer's requirements.
+INPUT_PROJECT = "pdm-stack-layer-input"
 
 _NO_WHEELS = re.compile(
     r"(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)(?:[<>=!~]=?[^\s,]*)?\s+(?:has|have)\s+no\s+"
     r"(?:usable wheels|wheels with a matching (?:platform|Python ABI|Python implementation)"
     r"(?: tag| tags)?)"
 )
+_USERINFO = re.compile(r"://[^/\s@`'\"]+@")
+_FAILED_FETCH = re.compile(r"Failed to (?:fetch|read|query)[^:]*: `?(?P<url>[a-z+]+://[^\s`]+)")
 _NOT_FOUND = re.compile(r"(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*) was not found in the package registry")
 
 
@@ -59,8 +89,10 @@ class UvFailure:
 class LockError(StackError):
     """A lock failed; ``details`` holds uv's full explanation for verbose output."""
 
-    def __init__(self, message: str, *, layer: str | None = None, details: str = "") -> None:
-        super().__init__(message, layer=layer)
+    def __init__(
+        self, message: str, *, layer: str | None = None, field: str | None = None, details: str = ""
+    ) -> None:
+        super().__init__(message, layer=layer, field=field)
         self.details = details
 
 
@@ -78,22 +110,74 @@ def find_uv() -> str:
 
 def compile_command(
     uv: str,
-    requirements_file: Path,
+    input_file: Path,
     *,
     python_version: str,
     python_platform: str,
+    output_file: Path,
     constraints_file: Path | None = None,
     exclude_newer: str | None = None,
 ) -> list[str]:
     """The exact argv for one resolution (no secrets: indexes travel in the environment)."""
-    command = [uv, "pip", "compile", str(requirements_file), *UV_COMPILE_FLAGS]
-    command += ["--python", sys.executable]
+    command = [uv, "pip", "compile", str(input_file), *UV_COMPILE_FLAGS]
+    command += ["--python", sys.executable, "--output-file", str(output_file)]
     command += ["--python-version", python_version, "--python-platform", python_platform]
     if constraints_file is not None:
         command += ["--constraints", str(constraints_file)]
     if exclude_newer:
         command += ["--exclude-newer", exclude_newer]
     return command
+
+
+def uv_environment(index_env: Mapping[str, str]) -> dict[str, str]:
+    """The process environment for uv, minus any ``UV_*`` setting that could change a resolution.
+
+    A lock must depend only on what pdm-stack hashes (spec, settings, indexes); a stray
+    ``UV_PRERELEASE`` or ``UV_INDEX_URL`` in a developer's shell must not leak into it.
+    """
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith("UV_") or name in UV_PASSTHROUGH
+    }
+    env.update(index_env)
+    return env
+
+
+def render_input(requirements: Sequence[str], pinned: Mapping[str, PackageIndex]) -> str:
+    """uv's input file: the requirements, plus explicit indexes for ``package_indexes`` pins.
+
+    A ``pyproject.toml`` is the only input through which ``uv pip compile`` accepts per-package
+    indexes (``[tool.uv.sources]``); their URLs are written without credentials.
+    """
+    doc = tomlkit.document()
+    doc["project"] = {"name": INPUT_PROJECT, "version": "0", "dependencies": list(requirements)}
+    if pinned:
+        indexes = tomlkit.aot()
+        for index in {index.name: index for index in pinned.values()}.values():
+            entry = {"name": index.name, "url": index.public_url, "explicit": True}
+            if index.kind == "find_links":
+                entry["format"] = "flat"
+            indexes.append(tomlkit.item(entry))
+        doc["tool"] = {
+            "uv": {
+                "index": indexes,
+                "sources": {dist: {"index": index.name} for dist, index in sorted(pinned.items())},
+            }
+        }
+    return tomlkit.dumps(doc)
+
+
+def render_preferences(packages: Sequence[Mapping[str, Any]]) -> str:
+    """A pylock.toml of the previous lock's pins, which uv reads back as preferred versions."""
+    doc = tomlkit.document()
+    doc["lock-version"] = "1.0"
+    doc["created-by"] = "uv"
+    entries = tomlkit.aot()
+    for package in packages:
+        entries.append(tomlkit.item(dict(package)))
+    doc["packages"] = entries
+    return tomlkit.dumps(doc)
 
 
 def run_compile(
@@ -105,20 +189,29 @@ def run_compile(
     python_version: str,
     python_platform: str,
     index_env: Mapping[str, str],
+    pinned: Mapping[str, PackageIndex] | None = None,
+    preferences: Sequence[Mapping[str, Any]] = (),
+    providers: Mapping[str, str] | None = None,
+    indexes: Mapping[str, str] | None = None,
     exclude_newer: str | None = None,
     macosx_target: str | None = None,
     uv: str | None = None,
 ) -> dict[str, Any]:
     """Resolve ``requirements`` for one platform; returns uv's pylock.toml as parsed TOML.
 
-    ``constraints`` are ``{name: version}`` pins from lower layers. Failures become a
-    :class:`LockError` naming the layer, the platform and (when uv says which) the package.
+    ``constraints`` are ``{name: version}`` pins from lower layers; ``preferences`` are the
+    layer's previous pins for this platform (kept unless a requirement forces a change).
+    Failures become a :class:`LockError` naming the layer, the platform and (when uv says which)
+    the package.
     """
     uv = uv or find_uv()
     with tempfile.TemporaryDirectory(prefix="pdm-stack-lock-") as tmp:
         folder = Path(tmp)
-        requirements_file = folder / "requirements.in"
-        requirements_file.write_text("".join(f"{r}\n" for r in requirements), encoding="utf-8")
+        input_file = folder / "pyproject.toml"
+        input_file.write_text(render_input(requirements, pinned or {}), encoding="utf-8")
+        output_file = folder / "pylock.toml"
+        if preferences:
+            output_file.write_text(render_preferences(preferences), encoding="utf-8")
         constraints_file = None
         if constraints:
             constraints_file = folder / "constraints.txt"
@@ -126,28 +219,48 @@ def run_compile(
             constraints_file.write_text("".join(lines), encoding="utf-8")
         command = compile_command(
             uv,
-            requirements_file,
+            input_file,
             python_version=python_version,
             python_platform=python_platform,
+            output_file=output_file,
             constraints_file=constraints_file,
             exclude_newer=exclude_newer,
         )
-        env = {**os.environ, **index_env}
+        env = uv_environment(index_env)
         if macosx_target and platform.startswith("macosx"):
             env["MACOSX_DEPLOYMENT_TARGET"] = macosx_target
         result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=folder, check=False)
+        output = output_file.read_text(encoding="utf-8") if result.returncode == 0 else ""
     if result.returncode != 0:
-        raise explain_failure(layer, UvFailure(platform, result.returncode, result.stderr), constraints)
+        failure = UvFailure(platform, result.returncode, result.stderr)
+        raise explain_failure(layer, failure, constraints, providers or {}, indexes or {})
     try:
-        return tomllib.loads(result.stdout)
+        return tomllib.loads(output)
     except tomllib.TOMLDecodeError as exc:
-        raise LockError(f"uv printed an unreadable pylock.toml for {platform}: {exc}", layer=layer) from exc
+        raise LockError(f"uv wrote an unreadable pylock.toml for {platform}: {exc}", layer=layer) from exc
 
 
-def explain_failure(layer: str, failure: UvFailure, constraints: Mapping[str, str]) -> LockError:
+def explain_failure(
+    layer: str,
+    failure: UvFailure,
+    constraints: Mapping[str, str],
+    providers: Mapping[str, str] | None = None,
+    indexes: Mapping[str, str] | None = None,
+) -> LockError:
     """Turn uv's resolver report into one actionable line; the full report goes in ``details``."""
-    text = failure.stderr.strip()
+    # uv may echo index URLs with their credentials; nothing we print or keep may contain them.
+    text = _USERINFO.sub("://***@", failure.stderr.strip())
     details = f"uv output for {failure.platform}:\n{text}"
+    fetch = _FAILED_FETCH.search(text)
+    if fetch:
+        url = strip_credentials(fetch.group("url"))
+        named = [(n, u) for u, n in (indexes or {}).items() if url.startswith(u.rstrip("/"))]
+        where = f"index '{named[0][0]}' ({named[0][1]})" if named else strip_credentials(url, mask=True)
+        return LockError(
+            f"{where} is unreachable: {_last_cause(text)}; check the URL, the network or `pdm config`",
+            layer=layer,
+            details=details,
+        )
     match = _NO_WHEELS.search(text)
     if match:
         name = match.group("name")
@@ -155,6 +268,7 @@ def explain_failure(layer: str, failure: UvFailure, constraints: Mapping[str, st
             f"no wheel of '{name}' is available for platform {failure.platform} "
             "(pdm-stack locks wheels only); pick another version or drop the platform",
             layer=layer,
+            field="requirements",
             details=details,
         )
     match = _NOT_FOUND.search(text)
@@ -163,21 +277,36 @@ def explain_failure(layer: str, failure: UvFailure, constraints: Mapping[str, st
             f"package '{match.group('name')}' was not found on the configured indexes"
             f" (platform {failure.platform})",
             layer=layer,
+            field="requirements",
             details=details,
         )
     if "No solution found" in text or "unsatisfiable" in text:
         pinned = sorted(name for name in constraints if _mentions(text, name))
         below = (
-            f"; pinned by lower layers: {', '.join(f'{n}=={constraints[n]}' for n in pinned)}"
+            "; pinned by lower layers: "
+            + ", ".join(f"{n}=={constraints[n]}{_from(n, providers)}" for n in pinned)
             if pinned
             else ""
         )
         reason = _cause_line(text)
         return LockError(
-            f"requirements conflict on {failure.platform}: {reason}{below}", layer=layer, details=details
+            f"requirements conflict on {failure.platform}: {reason}{below}",
+            layer=layer,
+            field="requirements",
+            details=details,
         )
     last = text.splitlines()[-1] if text else f"exit status {failure.returncode}"
     return LockError(f"uv could not lock for {failure.platform}: {last}", layer=layer, details=details)
+
+
+def _last_cause(text: str) -> str:
+    causes = [line.strip().removeprefix("cause:").strip() for line in text.splitlines() if "cause:" in line]
+    return causes[-1] if causes else "request failed"
+
+
+def _from(name: str, providers: Mapping[str, str] | None) -> str:
+    layer = (providers or {}).get(name)
+    return f" (from {layer})" if layer else ""
 
 
 def _mentions(text: str, name: str) -> bool:
@@ -189,5 +318,7 @@ def _cause_line(text: str) -> str:
     for line in text.splitlines():
         stripped = line.strip()
         if stripped.startswith("cause:"):
-            return stripped.removeprefix("cause:").strip()
+            cause = stripped.removeprefix("cause:").strip().rstrip(".")
+            # uv names the input project we feed it; users only know their layer.
+            return cause.replace(f"{INPUT_PROJECT} depends on", "the layer requires")
     return "no set of versions satisfies every requirement"

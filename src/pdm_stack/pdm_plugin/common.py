@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from pdm.cli.options import ArgumentGroup, Option, project_option, verbose_option
 from pdm.exceptions import PdmUsageError
-from pdm.termui import Verbosity
+from pdm.termui import Verbosity, is_interactive
 from rich.markup import escape
 
 from pdm_stack.errors import StackError
@@ -74,8 +74,8 @@ class PdmReporter:
 
     @contextmanager
     def step(self, title: str) -> Iterator[None]:
-        if self.verbosity >= Verbosity.DETAIL:
-            # Detailed output interleaves with a spinner badly: print plain lines instead.
+        if self.verbosity >= Verbosity.DETAIL or not is_interactive():
+            # Logs and detailed output get one plain line per step; a spinner would only add noise.
             self.ui.echo(f"{title} ...", err=True)
             yield
             return
@@ -92,6 +92,10 @@ def user_errors(project: Project) -> Iterator[None]:
     except StackError as exc:
         if project.core.ui.verbosity >= Verbosity.DETAIL:
             project.core.ui.echo(traceback.format_exc(), err=True)
+            details = getattr(exc, "details", "")
+            if details:
+                # e.g. uv's full resolver report behind a one-line lock error
+                project.core.ui.echo(escape(details), err=True)
         # PDM renders the message as rich markup: escape it or '[tool.venvstacks]' vanishes.
         raise PdmUsageError(escape(str(exc))) from exc
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from pdm.cli.commands.base import BaseCommand
 
+from pdm_stack.lock.stack_lock import lock_statuses
 from pdm_stack.pdm_plugin.common import (
     COMMON_ARGUMENTS,
     open_project_stack,
@@ -14,6 +15,7 @@ from pdm_stack.pdm_plugin.common import (
     selection_group,
     user_errors,
 )
+from pdm_stack.pdm_plugin.locks import lock_options
 from pdm_stack.show import collect_reports, render_tree, stack_json
 
 if TYPE_CHECKING:
@@ -37,7 +39,8 @@ class ShowCommand(BaseCommand):
     def handle(self, project: Project, options: argparse.Namespace) -> None:
         with user_errors(project):
             stack = open_project_stack(project, options)
-            reports = collect_reports(stack, selected_layers(stack, options))
+            locks = lock_statuses(stack, lock_options(project, stack))
+            reports = collect_reports(stack, selected_layers(stack, options), locks)
         if options.json:
             # Plain print: rich markup processing must not touch JSON text.
             print(json.dumps(stack_json(stack, reports), indent=2))

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from pdm.cli.commands.base import BaseCommand
 
 from pdm_stack.pdm_plugin.build import BuildCommand
+from pdm_stack.pdm_plugin.lock import LockCommand
 from pdm_stack.pdm_plugin.show import ShowCommand
 
 if TYPE_CHECKING:
@@ -26,6 +27,7 @@ class StackCommand(BaseCommand):
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         subparsers = parser.add_subparsers(title="commands", metavar="")
         ShowCommand.register_to(subparsers, "show")
+        LockCommand.register_to(subparsers, "lock")
         BuildCommand.register_to(subparsers, "build")
         self.parser = parser
 

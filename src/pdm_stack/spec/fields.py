@@ -44,6 +44,8 @@ SETTINGS_KEYS = frozenset(
         "runtime_mirror",
         "local_runtime",
         "register_runtimes",
+        "exclude_newer",
+        "find_links",
     }
 )
 LOCAL_RUNTIME_MODES = ("prefer", "fallback", "never")

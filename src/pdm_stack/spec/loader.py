@@ -6,18 +6,19 @@ same file, so a spec stays readable by other venvstacks-compatible tools.
 
 from __future__ import annotations
 
+import dataclasses
+import os
+import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pdm_stack.errors import StackError, StackErrors
+from pdm_stack.indexes import PackageIndex
 from pdm_stack.spec.fields import LOCAL_RUNTIME_MODES, SETTINGS_KEYS, STACK_KEYS, ErrorSink, FieldReader
 from pdm_stack.spec.layers import LayerContext, parse_layer
 from pdm_stack.spec.model import LayerKind, LayerSpec, StackSettings, StackSpec
-
-if TYPE_CHECKING:
-    import os
 
 SETTINGS_TABLE = "tool.pdm-stack"
 
@@ -98,6 +99,7 @@ def parse_stack(path: Path, *, extra_indexes: Iterable[str] = ()) -> tuple[Stack
     FieldReader(stack, sink, table_name).unknown_keys(STACK_KEYS | top_level_extra)
 
     settings = _settings(document, path.parent, sink)
+    settings = dataclasses.replace(settings, uv_indexes=spec_uv_indexes(document))
     known_indexes = frozenset(spec_index_names(document) | set(extra_indexes))
     warnings: list[str] = []
     layers = _layers(stack, path.parent, known_indexes, sink, warnings)
@@ -176,4 +178,32 @@ def _settings(document: Mapping[str, Any], root: Path, sink: ErrorSink) -> Stack
         mode = None
     values["local_runtime"] = mode
     values["register_runtimes"] = reader.boolean("register_runtimes")
+    cutoff = reader.string("exclude_newer")
+    if cutoff is not None and _EXCLUDE_NEWER.match(cutoff) is None:
+        reader.error(
+            "exclude_newer", f"invalid date {cutoff!r}: expected e.g. '2025-06-01' or '2025-06-01T00:00:00Z'"
+        )
+        cutoff = None
+    values["exclude_newer"] = cutoff
+    folders = reader.string_list("find_links") or []
+    values["find_links"] = tuple((root / folder).resolve() for folder in folders)
     return StackSettings(**{**defaults.__dict__, **values})
+
+
+_EXCLUDE_NEWER = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$")
+
+
+def spec_uv_indexes(document: Mapping[str, Any]) -> tuple[PackageIndex, ...]:
+    """``[[tool.uv.index]]`` entries with a name and URL (``format = "flat"`` means find-links)."""
+    entries = document.get("tool", {}).get("uv", {}).get("index", [])
+    indexes = []
+    for entry in entries if isinstance(entries, list) else []:
+        if (
+            isinstance(entry, Mapping)
+            and isinstance(entry.get("name"), str)
+            and isinstance(entry.get("url"), str)
+        ):
+            kind = "find_links" if entry.get("format") == "flat" else "index"
+            url = os.path.expandvars(entry["url"])
+            indexes.append(PackageIndex(entry["name"], url, kind, explicit=entry.get("explicit") is True))
+    return tuple(indexes)

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from pdm_stack.indexes import PackageIndex
+
 #: Target platforms understood by the venvstacks layer format, in its canonical order.
 PLATFORMS: tuple[str, ...] = (
     "win_amd64",
@@ -101,6 +103,12 @@ class StackSettings:
     local_runtime: str | None = None
     #: Whether downloaded runtimes are also installed into PDM's ``python.install_root``.
     register_runtimes: bool | None = None
+    #: Ignore packages uploaded after this date or time (uv's ``--exclude-newer``).
+    exclude_newer: str | None = None
+    #: Extra local folders of wheels, searched like PDM ``find_links`` sources (absolute paths).
+    find_links: tuple[Path, ...] = ()
+    #: ``[[tool.uv.index]]`` entries of the spec file, usable by name like PDM sources.
+    uv_indexes: tuple[PackageIndex, ...] = ()
 
     @classmethod
     def defaults(cls, root: Path) -> StackSettings:

@@ -1,0 +1,286 @@
+"""Locking a whole stack: every selected layer in dependency order, each against its lower locks.
+
+Building and publishing read locks through :func:`load_locked_layers`, so they never see a lock
+that no longer matches the spec (a stale lock is an error telling the user what to run).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from typing import TYPE_CHECKING, Any
+
+from pdm_stack.errors import StackError
+from pdm_stack.lock.layer import (
+    LockInputs,
+    LockPaths,
+    LockResult,
+    LockStatus,
+    check_lock,
+    load_layer_lock,
+    lock_layer,
+)
+from pdm_stack.runtimes.requests import RuntimeRequest
+from pdm_stack.spec.loader import display_path
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+    from pathlib import Path
+
+    from pdm_stack.graph import Layer
+    from pdm_stack.indexes import PackageIndex
+    from pdm_stack.lock.pylock import LayerLock
+    from pdm_stack.reporting import Reporter
+    from pdm_stack.stack import Stack
+
+
+@dataclass(frozen=True)
+class LockedLayer:
+    """A layer's valid lock, as later stages (build, publish) consume it."""
+
+    env_name: str
+    lock: LayerLock
+    #: The ``.meta.json`` content: hashes, ``lock_version`` (int), ``locked_at`` (ISO time).
+    meta: dict[str, Any]
+    paths: LockPaths
+    #: Folder name of the layer in builds and deployments: the env name, or
+    #: ``<env name>@<lock_version>`` for a ``versioned`` layer.
+    install_target: str
+
+    @property
+    def lock_version(self) -> int:
+        return int(self.meta["lock_version"])
+
+    @property
+    def locked_at(self) -> str:
+        return str(self.meta["locked_at"])
+
+    @property
+    def requirements_hash(self) -> str:
+        return str(self.meta["requirements_hash"])
+
+
+@dataclass(frozen=True)
+class LockOptions:
+    """Project-wide inputs of every lock: where packages come from and the date cutoff."""
+
+    #: Indexes in the project's order (PDM sources, spec ``[[tool.uv.index]]``, find-links dirs).
+    indexes: tuple[PackageIndex, ...] = ()
+    #: ``exclude-newer`` cutoff (ISO date or time); it also becomes ``locked_at``.
+    exclude_newer: str | None = None
+    extra_env: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LayerLockOutcome:
+    layer: Layer
+    #: ``locked`` (uv ran), ``up to date`` (valid lock kept), ``skipped`` (no target platform).
+    outcome: str
+    result: LockResult | None = None
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.result and self.result.written)
+
+
+def python_series(stack: Stack, layer: Layer) -> str:
+    """``X.Y`` of the layer's runtime: what a lock depends on (a patch release does not relock)."""
+    runtime = stack.graph.runtime_of(layer).spec
+    request = RuntimeRequest.parse(runtime.python_implementation or "")
+    return ".".join(request.version.split(".")[:2])
+
+
+def version_inputs_hash(layer: Layer) -> str:
+    """Hash of what names a versioned layer: its name, ``versioned`` and its app modules' content."""
+    digest = hashlib.sha256()
+    digest.update(f"{layer.env_name}\0{layer.spec.versioned}\0".encode())
+    modules = [layer.spec.launch_module] if layer.spec.launch_module else []
+    for module in (*modules, *layer.spec.support_modules):
+        files = [module] if module.is_file() else sorted(module.rglob("*"))
+        for path in files:
+            if not path.is_file() or "__pycache__" in path.parts or path.suffix == ".pyc":
+                continue
+            relative = path.relative_to(module.parent).as_posix()
+            digest.update(f"{relative}\0".encode())
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return f"sha256:{digest.hexdigest()}"
+
+
+def layer_inputs(
+    stack: Stack,
+    layer: Layer,
+    lower: Sequence[LayerLock],
+    options: LockOptions,
+    preferences: LayerLock | None = None,
+) -> LockInputs:
+    """Everything ``layer``'s lock depends on; ``lower`` are its lower layers' locks, in order."""
+    spec = layer.spec
+    lower_specs = [stack.graph.by_env_name(name).spec for name in layer.depends_on]
+    linux_target = spec.linux_target or next((s.linux_target for s in lower_specs if s.linux_target), None)
+    macosx_target = spec.macosx_target or next(
+        (s.macosx_target for s in lower_specs if s.macosx_target), None
+    )
+    return LockInputs(
+        env_name=layer.env_name,
+        requirements=spec.requirements,
+        python_version=python_series(stack, layer),
+        platforms=layer.platforms,
+        linux_target=linux_target,
+        macosx_target=macosx_target,
+        lower=tuple(lower),
+        indexes=options.indexes,
+        exclude_newer=options.exclude_newer,
+        package_indexes=tuple(sorted(layer.package_indexes.items())),
+        priority_indexes=spec.priority_indexes,
+        version_inputs_hash=version_inputs_hash(layer),
+        versioned=spec.versioned,
+        preferences=preferences,
+        label=layer.label,
+        extra_env=options.extra_env,
+    )
+
+
+def install_target(layer: Layer, meta: Mapping[str, Any]) -> str:
+    if layer.spec.versioned:
+        return f"{layer.env_name}@{meta['lock_version']}"
+    return layer.env_name
+
+
+def lock_statuses(stack: Stack, options: LockOptions) -> dict[str, LockStatus]:
+    """Whether each layer's lock on disk is valid, lower layers first (for show and build).
+
+    A layer is only valid if every layer below it is: its constraints came from their locks.
+    """
+    requirements_dir = stack.settings.requirements_dir
+    statuses: dict[str, LockStatus] = {}
+    for layer in stack.graph:
+        if not layer.platforms:
+            statuses[layer.env_name] = LockStatus(False, ("the layer has no target platforms",))
+            continue
+        broken = [name for name in layer.depends_on if not statuses[name].valid]
+        if broken:
+            statuses[layer.env_name] = LockStatus(False, (f"lower layer {', '.join(broken)} is not locked",))
+            continue
+        lower = [_lock_of(statuses[name]) for name in layer.depends_on]
+        statuses[layer.env_name] = check_lock(layer_inputs(stack, layer, lower, options), requirements_dir)
+    return statuses
+
+
+def load_locked_layers(stack: Stack, layers: Sequence[Layer], options: LockOptions) -> dict[str, LockedLayer]:
+    """Valid locks of ``layers`` and of every layer below them; stale locks are one error."""
+    statuses = lock_statuses(stack, options)
+    wanted: dict[str, Layer] = {}
+    for layer in layers:
+        for name in (*layer.depends_on, layer.env_name):
+            wanted.setdefault(name, stack.graph.by_env_name(name))
+    stale = [
+        f"{name} ({'; '.join(statuses[name].reasons)})"
+        for name in (layer.env_name for layer in stack.graph)
+        if name in wanted and wanted[name].platforms and not statuses[name].valid
+    ]
+    if stale:
+        raise StackError(
+            f"locks are missing or out of date: {', '.join(stale)}; run 'pdm stack lock'"
+            " (or build with --lock)",
+            file=display_path(stack.spec.path),
+        )
+    requirements_dir = stack.settings.requirements_dir
+    locked: dict[str, LockedLayer] = {}
+    for name, layer in wanted.items():
+        status = statuses[name]
+        if status.lock is None or status.meta is None:
+            continue
+        locked[name] = LockedLayer(
+            name,
+            status.lock,
+            status.meta,
+            LockPaths.of(requirements_dir, name),
+            install_target(layer, status.meta),
+        )
+    return locked
+
+
+def lock_stack(
+    stack: Stack,
+    layers: Sequence[Layer],
+    options: LockOptions,
+    reporter: Reporter,
+    *,
+    reset: Sequence[str] = (),
+    force: bool = False,
+) -> list[LayerLockOutcome]:
+    """Lock ``layers`` (in stack order) against their lower layers' current locks.
+
+    Layers below the selection are not relocked: their locks must already be valid, or the user
+    is told to include them. ``reset`` globs name layers whose previous pins are forgotten.
+    """
+    requirements_dir = stack.settings.requirements_dir
+    selected = {layer.env_name for layer in layers}
+    statuses: dict[str, LockStatus] = {}
+    locks: dict[str, LayerLock] = {}
+    outcomes: list[LayerLockOutcome] = []
+    needed = {name for layer in layers for name in layer.depends_on} | selected
+    for layer in stack.graph:
+        name = layer.env_name
+        if name not in needed:
+            continue
+        if not layer.platforms:
+            if name in selected:
+                reporter.info(f"{name}: skipped (no target platforms)")
+                outcomes.append(LayerLockOutcome(layer, "skipped"))
+            continue
+        lower = [locks[lower_name] for lower_name in layer.depends_on]
+        if name not in selected:
+            status = check_lock(layer_inputs(stack, layer, lower, options), requirements_dir)
+            if not status.valid or status.lock is None:
+                users = sorted(other.env_name for other in layers if name in other.depends_on)
+                raise StackError(
+                    f"{', '.join(users)} builds on {name}, whose lock is {'; '.join(status.reasons)};"
+                    " lock it too (add --include-dependencies)",
+                    file=display_path(stack.spec.path),
+                )
+            statuses[name], locks[name] = status, status.lock
+            continue
+        forget = any(fnmatchcase(layer.name, g) or fnmatchcase(name, g) for g in reset)
+        previous = None if forget else _previous_lock(requirements_dir, name)
+        inputs = layer_inputs(stack, layer, lower, options, preferences=previous)
+        try:
+            result = lock_layer(inputs, requirements_dir, force=force or forget, reporter=reporter)
+        except StackError as exc:
+            exc.file = exc.file or display_path(stack.spec.path)
+            raise
+        locks[name] = result.lock
+        outcome = LayerLockOutcome(layer, "locked" if result.resolved else "up to date", result)
+        outcomes.append(outcome)
+        _report(outcome, reporter)
+    return outcomes
+
+
+def _report(outcome: LayerLockOutcome, reporter: Reporter) -> None:
+    result = outcome.result
+    name = outcome.layer.env_name
+    if result is None:
+        return
+    version = result.meta.get("lock_version")
+    count = len(result.lock.packages)
+    inherited = len(result.lock.inherited)
+    what = f"{count} package(s)" + (f", {inherited} from lower layers" if inherited else "")
+    if not result.written:
+        reporter.info(f"{name}: up to date (lock_version {version}; {what})")
+    elif result.resolved:
+        reporter.info(f"{name}: locked (lock_version {version}; {what})")
+    else:
+        reporter.info(f"{name}: metadata refreshed (lock_version {version})")
+
+
+def _previous_lock(requirements_dir: Path, env_name: str) -> LayerLock | None:
+    try:
+        return load_layer_lock(requirements_dir, env_name)
+    except StackError:
+        return None
+
+
+def _lock_of(status: LockStatus) -> LayerLock:
+    assert status.lock is not None  # valid statuses always carry their lock
+    return status.lock

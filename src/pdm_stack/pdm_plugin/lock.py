@@ -1,0 +1,75 @@
+"""``pdm stack lock``: lock the selected layers, each against the layers below it."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pdm.cli.commands.base import BaseCommand
+from pdm.exceptions import PdmUsageError
+
+from pdm_stack.lock.stack_lock import lock_stack, lock_statuses
+from pdm_stack.pdm_plugin.common import (
+    COMMON_ARGUMENTS,
+    PdmReporter,
+    open_project_stack,
+    selected_layers,
+    selection_group,
+    user_errors,
+)
+from pdm_stack.pdm_plugin.locks import lock_options
+
+if TYPE_CHECKING:
+    import argparse
+
+    from pdm.project import Project
+
+
+class LockCommand(BaseCommand):
+    """Lock the stack's layers with uv into pylock.toml files (only stale layers are relocked)"""
+
+    arguments = (*COMMON_ARGUMENTS, selection_group)
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument(
+            "--reset-lock",
+            metavar="GLOB",
+            action="append",
+            default=[],
+            help="Forget the previous pins of matching layers (name or env name glob, repeatable) and"
+            " resolve them afresh; other layers keep their pinned versions where they can",
+        )
+        parser.add_argument(
+            "--exclude-newer",
+            metavar="DATE",
+            help="Ignore packages uploaded after DATE (e.g. 2025-06-01); also recorded as locked_at"
+            " [env var: UV_EXCLUDE_NEWER; setting: exclude_newer]",
+        )
+        parser.add_argument(
+            "--check",
+            action="store_true",
+            help="Do not lock: exit with an error if any selected layer's lock is missing or stale",
+        )
+
+    def handle(self, project: Project, options: argparse.Namespace) -> None:
+        reporter = PdmReporter(project.core.ui)
+        with user_errors(project):
+            stack = open_project_stack(project, options)
+            layers = selected_layers(stack, options)
+            settings = lock_options(project, stack, options)
+            if options.check:
+                statuses = lock_statuses(stack, settings)
+                stale = [
+                    f"{layer.env_name} ({'; '.join(statuses[layer.env_name].reasons)})"
+                    for layer in layers
+                    if layer.platforms and not statuses[layer.env_name].valid
+                ]
+                if stale:
+                    raise PdmUsageError(f"stale locks: {', '.join(stale)}; run 'pdm stack lock'")
+                reporter.info(f"All {len(layers)} selected lock(s) are up to date")
+                return
+            outcomes = lock_stack(stack, layers, settings, reporter, reset=options.reset_lock)
+        changed = [o.layer.env_name for o in outcomes if o.changed]
+        reporter.info(
+            f"Locked {len(outcomes)} layer(s) into {stack.settings.requirements_dir}"
+            + (f"; updated: {', '.join(changed)}" if changed else "; nothing changed")
+        )
