@@ -13,6 +13,11 @@ CORE_MODULES = [
     "pdm_stack.build.stack_build",
     "pdm_stack.runtimes.provider",
     "pdm_stack.lock",
+    "pdm_stack.lock.stack_lock",
+    "pdm_stack.run",
+    "pdm_stack.deploy",
+    "pdm_stack.deploy.verify",
+    "pdm_stack.publish",
 ]
 
 

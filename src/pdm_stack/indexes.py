@@ -46,6 +46,14 @@ def strip_credentials(url: str, *, mask: bool = False) -> str:
     return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
 
 
+_USERINFO = re.compile(r"://[^/\s@`'\"]+@")
+
+
+def mask_credentials(text: str) -> str:
+    """``text`` (e.g. a tool's error output) with every ``://user:password@`` shown as ``://***@``."""
+    return _USERINFO.sub("://***@", text)
+
+
 def uv_env_name(index_name: str) -> str:
     """The upper-case form uv uses for an index name in ``UV_INDEX_<NAME>_USERNAME``."""
     return re.sub(r"[^A-Za-z0-9]", "_", index_name).upper()

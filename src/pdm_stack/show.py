@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from pdm_stack import __version__
 from pdm_stack.lock.layer import LockPaths
+from pdm_stack.lock.stack_lock import LockedLayer, install_target
 from pdm_stack.spec.loader import display_path
 from pdm_stack.spec.model import LayerKind
 from pdm_stack.spec.modules import import_name
@@ -64,24 +65,23 @@ def collect_reports(
     """Reports for ``layers``; ``locks`` (from :func:`lock_statuses`) fills the lock fields."""
     reports = []
     for layer in layers:
-        status = layer_status(stack, layer)
         lock = (locks or {}).get(layer.env_name)
         if lock is None:
-            reports.append(LayerReport(layer, status))
+            reports.append(LayerReport(layer, layer_status(stack, layer)))
             continue
         paths = LockPaths.of(stack.settings.requirements_dir, layer.env_name)
-        version = lock.meta.get("lock_version") if lock.valid and lock.meta else None
-        target = status.install_target
-        if layer.spec.versioned and isinstance(version, int):
-            target = f"{layer.env_name}@{version}"
+        locked = None
+        if lock.valid and lock.lock is not None and lock.meta is not None:
+            locked = LockedLayer(
+                layer.env_name, lock.lock, lock.meta, paths, install_target(layer, lock.meta)
+            )
         status = replace(
-            status,
-            install_target=target,
+            layer_status(stack, layer, locked),
             lock_file=paths.pylock if paths.pylock.is_file() else None,
             lock_valid=lock.valid,
         )
         reasons = () if lock.valid else lock.reasons
-        reports.append(LayerReport(layer, status, reasons, version if isinstance(version, int) else None))
+        reports.append(LayerReport(layer, status, reasons, locked.lock_version if locked else None))
     return reports
 
 

@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pdm_stack.runtimes.relocate import runtime_content_hash
-from tests.fixtures.runtimes import copy_runtime, runtime_facts
+from tests.fixtures.pure_wheels import make_pure_wheel
+from tests.fixtures.runtimes import runtime_facts
 
 if TYPE_CHECKING:
     from pdm.project import Project
@@ -62,7 +63,7 @@ def install_root(project: Project) -> Path:
 
 
 def build(pdm: PDMCallable, project: Project, spec: Path, *args: str) -> Any:
-    return pdm(["stack", "build", "-v", "--spec", str(spec), *args], obj=project)
+    return pdm(["stack", "build", "-v", "--lock", "--spec", str(spec), *args], obj=project)
 
 
 def assert_no_foreign_paths(tree: Path, *paths: Path | str) -> None:
@@ -81,13 +82,6 @@ def pbs_archive(runtime: Path, folder: Path, name: str = PBS_NAME) -> tuple[Path
     with tarfile.open(archive, "w:gz") as tar:
         tar.add(runtime, arcname="python")
     return archive, hashlib.sha256(archive.read_bytes()).hexdigest()
-
-
-@pytest.fixture
-def pdm_install(relocatable_runtime: Path, project: Project) -> Path:
-    """The session runtime placed in the test project's PDM ``python.install_root``, as
-    ``pdm python install`` would name it, so builds take the path users take."""
-    return copy_runtime(relocatable_runtime, install_root(project) / f"cpython@{VERSION}")
 
 
 def test_reuses_pdm_install_without_touching_it(
@@ -173,22 +167,28 @@ def test_second_build_is_a_no_op_and_clean_rebuilds(
 def test_failed_build_keeps_the_previous_one(
     pdm_install: Path, pdm: PDMCallable, project: Project, tmp_path: Path
 ) -> None:
-    spec = write_stack(tmp_path / "stack")
+    wheels = tmp_path / "stack" / "wheels"
+    make_pure_wheel(wheels, "pdmstack-demo", "1.0")
+    settings = '[tool.pdm-stack]\nfind_links = ["wheels"]\n'
+    spec = write_stack(tmp_path / "stack", requirements='["pdmstack-demo"]')
+    spec.write_text(spec.read_text() + settings)
     assert build(pdm, project, spec).exit_code == 0
     before = record(spec)
-    write_stack(tmp_path / "stack", requirements='["pdm-stack-no-such-package-anywhere==1.0"]')
+    # Lock a newer release, then lose its wheel: the build fails while installing it.
+    make_pure_wheel(wheels, "pdmstack-demo", "2.0")
+    spec.write_text(spec.read_text().replace('"pdmstack-demo"', '"pdmstack-demo>=2"'))
+    pdm(["stack", "lock", "--spec", str(spec)], obj=project, strict=True)
+    (wheels / "pdmstack_demo-2.0-py3-none-any.whl").unlink()
 
     result = pdm(["stack", "build", "--spec", str(spec)], obj=project)
 
     assert result.exit_code == 1
     assert "Traceback" not in result.stderr
-    assert (
-        "runtime 'cpython-3.11': installing pdm-stack-no-such-package-anywhere==1.0 failed" in result.stderr
-    )
+    assert "runtime 'cpython-3.11'" in result.stderr and "pdmstack-demo" in result.stderr
     assert record(spec) == before
-    runtime_facts(spec.parent / "_build" / "cpython-3.11")
-    staging = spec.parent / "_build" / ".pdm-stack" / "staging"
-    assert not staging.exists() or not any(staging.iterdir())
+    facts = runtime_facts(spec.parent / "_build" / "cpython-3.11")
+    assert facts["version"].startswith(VERSION)
+    assert not list((spec.parent / "_build").glob(".*.staging-*"))
 
 
 def test_custom_runtime_archive_over_http(
@@ -263,7 +263,7 @@ def test_download_from_mirror_folder_is_registered_with_pdm(
     spec = write_stack(tmp_path / "stack")
 
     result = pdm(
-        ["stack", "build", "-v", "--spec", str(spec), "--local-runtime", "never"],
+        ["stack", "build", "-v", "--lock", "--spec", str(spec), "--local-runtime", "never"],
         obj=project,
         env={"PDM_STACK_RUNTIME_MIRROR": str(tmp_path / "mirror")},
     )
@@ -297,6 +297,7 @@ def test_mirror_serving_other_bytes_is_refused(
         [
             "stack",
             "build",
+            "--lock",
             "--spec",
             str(spec),
             "--local-runtime",
@@ -317,7 +318,9 @@ def test_unreachable_download_falls_back_to_local_with_warning(
 ) -> None:
     fake_pbs_table["sha256"] = "2" * 64
     spec = write_stack(tmp_path / "stack")
-    result = pdm(["stack", "build", "--spec", str(spec), "--runtime-mirror", unreachable_url], obj=project)
+    result = pdm(
+        ["stack", "build", "--lock", "--spec", str(spec), "--runtime-mirror", unreachable_url], obj=project
+    )
     assert result.exit_code == 0, result.stderr
     assert "Falling back to a relocatable copy of the local CPython" in result.stderr
     assert record(spec)["runtime_source"]["kind"] == "local"

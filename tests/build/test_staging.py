@@ -7,7 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from pdm_stack.build.staging import build_lock, recover, staged_layer, state_dir
+from pdm_stack.build.staging import (
+    build_lock,
+    clean_stale_staging,
+    recover,
+    remove_layer_folder,
+    staged_layer,
+    state_dir,
+)
 from pdm_stack.errors import StackError
 from pdm_stack.reporting import PlainReporter
 
@@ -17,10 +24,15 @@ def test_success_replaces_the_old_layer(tmp_path: Path) -> None:
     dest.mkdir()
     (dest / "old").write_text("old")
     with staged_layer(dest) as staging:
+        # Staged at the same depth as the final folder, so relative paths stay valid.
+        assert staging.parent == dest.parent
+        assert staging.name.startswith(".layer.staging-")
         staging.mkdir()
         (staging / "new").write_text("new")
-    assert sorted(p.name for p in dest.iterdir()) == ["new"]
-    assert not any((state_dir(tmp_path) / "staging").iterdir())
+        (staging / "link").symlink_to("../other/file")
+    assert sorted(p.name for p in dest.iterdir()) == ["link", "new"]
+    assert (dest / "link").readlink() == Path("../other/file")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".pdm-stack", "layer"]
 
 
 def test_failure_keeps_the_old_layer_and_cleans_up(tmp_path: Path) -> None:
@@ -32,7 +44,24 @@ def test_failure_keeps_the_old_layer_and_cleans_up(tmp_path: Path) -> None:
         (staging / "half").write_text("half")
         raise KeyboardInterrupt
     assert sorted(p.name for p in dest.iterdir()) == ["old"]
-    assert not any((state_dir(tmp_path) / "staging").iterdir())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["layer"]
+
+
+def test_stale_staging_folders_are_removed_but_nothing_else(tmp_path: Path) -> None:
+    (tmp_path / ".app-x.staging-1234" / "bin").mkdir(parents=True)
+    (tmp_path / "app-x").mkdir()
+    (tmp_path / ".hidden").mkdir()
+    clean_stale_staging(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".hidden", "app-x"]
+
+
+def test_remove_layer_folder_stays_inside_the_build_dir(tmp_path: Path) -> None:
+    (tmp_path / "app-x@1").mkdir()
+    (tmp_path / ".pdm-stack").mkdir()
+    assert not remove_layer_folder(tmp_path, "../elsewhere")
+    assert not remove_layer_folder(tmp_path, ".pdm-stack")
+    assert remove_layer_folder(tmp_path, "app-x@1")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".pdm-stack"]
 
 
 def test_recover_restores_a_layer_parked_by_an_interrupted_swap(tmp_path: Path) -> None:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from pdm_stack.errors import StackErrors
 from pdm_stack.spec import LayerKind, load_stack
 from tests.fixtures.specs import SpecWriter
 
@@ -145,3 +148,53 @@ def test_index_names_from_pdm_sources_are_known(write_spec: SpecWriter) -> None:
     )
     spec = load_stack(path, extra_indexes=["extra"])
     assert spec.layers[1].package_indexes == {"mypkg": "internal"}
+
+
+def test_lock_and_publish_settings(write_spec: SpecWriter, app_modules: Path) -> None:
+    path = write_spec(
+        """
+        [tool.pdm-stack]
+        exclude_newer = "2025-06-01"
+        find_links = ["wheels"]
+        keep_console_scripts = ["tool"]
+
+        [[tool.uv.index]]
+        name = "cpu"
+        url = "https://download.example/whl/cpu"
+        explicit = true
+
+        [[tool.venvstacks.applications]]
+        name = "tool"
+        runtime = "cpython-3.11"
+        launch_module = "main.py"
+        requirements = []
+
+        [[tool.venvstacks.applications]]
+        name = "other"
+        runtime = "cpython-3.11"
+        launch_module = "pkg"
+        requirements = []
+        """
+    )
+    stack = load_stack(path)
+    assert stack.settings.exclude_newer == "2025-06-01"
+    assert stack.settings.find_links == (path.parent / "wheels",)
+    [cpu] = stack.settings.uv_indexes
+    assert (cpu.name, cpu.url, cpu.explicit) == ("cpu", "https://download.example/whl/cpu", True)
+    kept = {layer.name: layer.keep_console_scripts for layer in stack.layers_of(LayerKind.APPLICATION)}
+    assert kept == {"tool": True, "other": False}
+
+
+def test_bad_lock_and_publish_settings_name_the_field(write_spec: SpecWriter) -> None:
+    path = write_spec(
+        """
+        [tool.pdm-stack]
+        exclude_newer = "last tuesday"
+        keep_console_scripts = ["nope"]
+        """
+    )
+    with pytest.raises(StackErrors) as info:
+        load_stack(path)
+    text = str(info.value)
+    assert "[tool.pdm-stack]: field 'exclude_newer': invalid date 'last tuesday'" in text
+    assert "[tool.pdm-stack]: field 'keep_console_scripts': 'nope' is not an application layer" in text

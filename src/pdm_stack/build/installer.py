@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from uv import find_uv_bin
 
 from pdm_stack.errors import StackError
+from pdm_stack.indexes import mask_credentials
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -54,17 +55,26 @@ def install_requirements(
         check=False,
     )
     if result.returncode != 0:
-        reason = _last_error_line(result.stderr)
+        reason = uv_error_summary(result.stderr)
         reporter.detail(result.stderr)
         raise StackError(f"installing {', '.join(requirements)} failed: {reason}", layer=label)
     for line in result.stderr.splitlines():
         reporter.detail(line)
 
 
-def _last_error_line(stderr: str) -> str:
-    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
-    for line in lines:
-        # uv prefixes its error lines with "error:" or a cross mark and box-drawing arrows.
-        if line.lower().startswith(("error", "\u00d7", "\u2570")):
-            return line.lstrip("\u00d7\u2570\u2500\u25b6 ").strip()
-    return lines[-1] if lines else "uv failed without a message"
+def uv_error_summary(stderr: str) -> str:
+    """uv's error in one line: its first error line plus the innermost cause, credentials masked."""
+    lines = [line.strip() for line in mask_credentials(stderr).splitlines() if line.strip()]
+    # uv prefixes its error lines with "error:" or a cross mark, and causes with arrows or "cause:".
+    first = next(
+        (line.lstrip("\u00d7 ").strip() for line in lines if line.lower().startswith(("error", "\u00d7"))),
+        lines[-1] if lines else "uv failed without a message",
+    )
+    causes = [
+        line.lstrip("\u2570\u2500\u25b6 ").removeprefix("cause:").strip()
+        for line in lines
+        if line.startswith(("cause:", "\u2570"))
+    ]
+    if causes and causes[-1] not in first:
+        return f"{first.rstrip('.:')}: {causes[-1]}"
+    return first

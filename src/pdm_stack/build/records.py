@@ -1,7 +1,8 @@
 """Build records: what each layer was built from, kept beside (not inside) the layers.
 
 Records hold provenance that must not ship in a layer (such as the local path a runtime was
-copied from) and the input hash that makes rebuilding incremental.
+copied from) and the input hash that makes rebuilding incremental. A record is written only
+after its layer folder was swapped into place, so a record never describes a half-built layer.
 """
 
 from __future__ import annotations
@@ -12,10 +13,12 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pdm_stack.build.layer_config import CONFIG_PATH
-from pdm_stack.build.staging import state_dir
+from pdm_stack.build.staging import remove_layer_folder, state_dir
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+    from pdm_stack.reporting import Reporter
 
 
 @dataclass(frozen=True)
@@ -25,6 +28,14 @@ class BuildRecord:
     locked: bool
     runtime_source: dict[str, Any] | None = None
     packages: list[str] = field(default_factory=list)
+    #: Folder of the layer in the build dir; ``None`` in records of older versions (the env name).
+    install_target: str | None = None
+    #: ``requirements_hash`` of the lock the layer was built from (``None`` when unlocked).
+    requirements_hash: str | None = None
+
+    @property
+    def folder(self) -> str:
+        return self.install_target or self.env_name
 
     @staticmethod
     def path(build_dir: Path, env_name: str) -> Path:
@@ -52,7 +63,28 @@ def inputs_hash(data: Any) -> str:
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
-def is_built(build_dir: Path, env_name: str) -> bool:
-    """A layer counts as built once swapped into place *and* recorded."""
-    layer_dir = build_dir / env_name
-    return (layer_dir / CONFIG_PATH).is_file() and BuildRecord.read(build_dir, env_name) is not None
+def built_record(build_dir: Path, env_name: str) -> BuildRecord | None:
+    """The record of a layer whose recorded folder is complete, else ``None``."""
+    record = BuildRecord.read(build_dir, env_name)
+    if record is None or not (build_dir / record.folder / CONFIG_PATH).is_file():
+        return None
+    return record
+
+
+def is_built(build_dir: Path, env_name: str, install_target: str | None = None) -> bool:
+    """A layer counts as built once swapped into place *and* recorded.
+
+    With ``install_target`` the build must also be the one for that target (a versioned layer
+    built from an older lock is not the build of its current lock).
+    """
+    record = built_record(build_dir, env_name)
+    return record is not None and (install_target is None or record.folder == install_target)
+
+
+def retire_previous_folder(
+    build_dir: Path, previous: BuildRecord | None, target: str, reporter: Reporter
+) -> None:
+    """Remove the folder of an earlier build under another install target (a versioned layer
+    relocked), once the new build is in place and recorded."""
+    if previous is not None and previous.folder != target and remove_layer_folder(build_dir, previous.folder):
+        reporter.info(f"{previous.env_name}: removed the previous build {previous.folder}")

@@ -1,4 +1,9 @@
-"""Building a runtime layer: a pristine relocatable CPython plus the layer's packages."""
+"""Building a runtime layer: a pristine relocatable CPython plus the layer's packages.
+
+A locked runtime layer gets exactly its lock's packages for the build platform; a layer without
+a lock (only possible through the library API) falls back to installing its declared
+requirements, with a warning, because nothing else guarantees what it would contain.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,8 @@ from typing import TYPE_CHECKING
 
 from pdm_stack.build.installer import install_requirements
 from pdm_stack.build.layer_config import LayerConfig
-from pdm_stack.build.records import BuildRecord, inputs_hash, is_built
+from pdm_stack.build.locked_install import install_locked, packages_for
+from pdm_stack.build.records import BuildRecord, built_record, inputs_hash, retire_previous_folder
 from pdm_stack.build.scripts import make_scripts_relocatable
 from pdm_stack.build.staging import staged_layer
 from pdm_stack.errors import StackError
@@ -20,7 +26,12 @@ from pdm_stack.runtimes.sysconfig_paths import make_sysconfig_relocatable
 
 if TYPE_CHECKING:
     from pdm_stack.graph import Layer
+    from pdm_stack.lock.stack_lock import LockedLayer
     from pdm_stack.reporting import Reporter
+
+#: Version of what this module adds to a runtime (layer config, script rewriting); bumping it
+#: rebuilds existing runtime layers on the next build.
+RUNTIME_FORMAT_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -37,14 +48,19 @@ def interpreter_relpath(layer_dir: Path) -> Path:
     return Path("bin/python3")
 
 
-def runtime_inputs(layer: Layer) -> str:
+def runtime_inputs(layer: Layer, locked: LockedLayer | None = None, platform: str | None = None) -> str:
     spec = layer.spec
     archive = spec.runtime_archive
     return inputs_hash(
         {
+            "format": RUNTIME_FORMAT_VERSION,
             "python_implementation": spec.python_implementation,
-            "requirements": list(spec.requirements),
             "runtime_archive": [archive.url, archive.sha256] if archive else None,
+            # Locked: the lock is what gets installed. Unlocked: the declared requirements are.
+            "requirements": None if locked else list(spec.requirements),
+            "requirements_hash": locked.requirements_hash if locked else None,
+            "install_target": locked.install_target if locked else layer.env_name,
+            "platform": platform if locked else None,
         }
     )
 
@@ -57,18 +73,16 @@ def build_runtime_layer(
     *,
     clean: bool = False,
     install: InstallOptions | None = None,
+    locked: LockedLayer | None = None,
 ) -> str:
-    """Build ``<build_dir>/<env name>``; returns what happened: ``built`` or ``up to date``."""
+    """Build ``<build_dir>/<install target>``; returns what happened: ``built`` or ``up to date``."""
     install = install or InstallOptions()
-    dest = build_dir / layer.env_name
-    wanted = runtime_inputs(layer)
-    record = BuildRecord.read(build_dir, layer.env_name)
-    if (
-        not clean
-        and record is not None
-        and record.inputs_hash == wanted
-        and is_built(build_dir, layer.env_name)
-    ):
+    target = locked.install_target if locked else layer.env_name
+    dest = build_dir / target
+    wanted = runtime_inputs(layer, locked, settings.platform)
+    previous = BuildRecord.read(build_dir, layer.env_name)
+    current = built_record(build_dir, layer.env_name)
+    if not clean and current is not None and current.inputs_hash == wanted and current.folder == target:
         reporter.info(f"{layer.env_name}: up to date")
         return "up to date"
 
@@ -80,20 +94,8 @@ def build_runtime_layer(
             make_sysconfig_relocatable(staging)
         python = staging / interpreter_relpath(staging)
         facts = _probe(python, staging, layer)
-        if layer.spec.requirements:
-            reporter.warn(
-                f"{layer.env_name}: the layer is not locked yet; installing its requirements as declared"
-            )
-            with reporter.step(f"{layer.env_name}: installing {len(layer.spec.requirements)} requirement(s)"):
-                install_requirements(
-                    python,
-                    layer.spec.requirements,
-                    reporter,
-                    label=layer.label,
-                    index_args=install.index_args,
-                    env=dict(install.env),
-                )
-            make_scripts_relocatable(staging / "bin", [staging / "bin"])
+        packages = _install(layer, locked, python, settings.platform, reporter, install)
+        make_scripts_relocatable(staging / "bin", [staging / "bin"])
         LayerConfig(
             python=str(interpreter_relpath(staging)),
             py_version=facts["version"],
@@ -103,12 +105,54 @@ def build_runtime_layer(
     BuildRecord(
         env_name=layer.env_name,
         inputs_hash=wanted,
-        locked=False,
+        locked=locked is not None,
         runtime_source=source.to_json(),
-        packages=list(layer.spec.requirements),
+        packages=packages,
+        install_target=target,
+        requirements_hash=locked.requirements_hash if locked else None,
     ).write(build_dir)
     reporter.info(f"{layer.env_name}: built CPython {facts['version']} from {source.kind} ({dest})")
+    retire_previous_folder(build_dir, previous, target, reporter)
     return "built"
+
+
+def _install(
+    layer: Layer,
+    locked: LockedLayer | None,
+    python: Path,
+    platform: str,
+    reporter: Reporter,
+    install: InstallOptions,
+) -> list[str]:
+    """Install the layer's packages into the staged runtime; returns what was installed."""
+    if locked is not None:
+        count = len(packages_for(locked.lock, platform))
+        if not count:
+            return []
+        with reporter.step(f"{layer.env_name}: installing {count} package(s)"):
+            return install_locked(
+                python,
+                locked.lock,
+                platform,
+                reporter,
+                label=layer.label,
+                index_args=install.index_args,
+                env=dict(install.env),
+                system=True,
+            )
+    if not layer.spec.requirements:
+        return []
+    reporter.warn(f"{layer.env_name}: the layer is not locked yet; installing its requirements as declared")
+    with reporter.step(f"{layer.env_name}: installing {len(layer.spec.requirements)} requirement(s)"):
+        install_requirements(
+            python,
+            layer.spec.requirements,
+            reporter,
+            label=layer.label,
+            index_args=install.index_args,
+            env=dict(install.env),
+        )
+    return list(layer.spec.requirements)
 
 
 _PROBE = """

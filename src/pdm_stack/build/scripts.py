@@ -3,10 +3,17 @@
 Installers write the absolute path of the interpreter into script shebangs; inside a layer built
 in a staging folder that path is wrong as soon as the layer is swapped into place. The
 ``/bin/sh`` trampoline used by python-build-standalone finds the interpreter beside the script.
+Both shebang forms installers write are rewritten: ``#!<python>`` and, for paths too long or
+with spaces, their own ``/bin/sh`` trampoline naming the absolute interpreter.
+
+uv may hard-link installed files from its cache, so a script is never edited in place: the new
+text goes to a temporary file that is renamed over the old one (editing in place would also
+change the copy in uv's cache, and every other environment linked to it).
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 TRAMPOLINE = """#!/bin/sh
@@ -14,23 +21,42 @@ TRAMPOLINE = """#!/bin/sh
 ' '''
 """
 
+#: The trampoline installers (uv, pip/distlib) write when a shebang would be too long.
+_SH_TRAMPOLINE = re.compile(rb"\A#!/bin/sh\n'''exec' '?(?P<python>[^'\n]+?)'? \"\$0\" \"\$@\"\n' '''\n")
+
 
 def make_scripts_relocatable(bin_dir: Path, interpreter_dirs: list[Path]) -> list[Path]:
     """Rewrite scripts whose shebang names an interpreter in ``interpreter_dirs``; returns them."""
-    prefixes = tuple(f"#!{d}/".encode() for d in interpreter_dirs)
+    prefixes = tuple(f"{d}/" for d in interpreter_dirs)
     rewritten = []
     for script in sorted(bin_dir.iterdir()) if bin_dir.is_dir() else []:
         if script.is_symlink() or not script.is_file():
             continue
         with script.open("rb") as stream:
-            head = stream.read(2)
-            if head != b"#!":
+            if stream.read(2) != b"#!":
                 continue
-            first_line = head + stream.readline()
-            body = stream.read()
-        if not first_line.startswith(prefixes):
+            data = b"#!" + stream.read()
+        python, body = _split_shebang(data)
+        if python is None or not python.startswith(prefixes):
             continue
-        python = Path(first_line[2:].strip().decode()).name
-        script.write_bytes(TRAMPOLINE.format(python=python).encode() + body)
+        replace_file(script, TRAMPOLINE.format(python=Path(python).name).encode() + body)
         rewritten.append(script)
     return rewritten
+
+
+def _split_shebang(data: bytes) -> tuple[str | None, bytes]:
+    """The interpreter a script starts and the rest of the script after its shebang."""
+    match = _SH_TRAMPOLINE.match(data)
+    if match is not None:
+        return match.group("python").decode(errors="replace"), data[match.end() :]
+    first_line, _, body = data.partition(b"\n")
+    return first_line[2:].strip().decode(errors="replace"), body
+
+
+def replace_file(path: Path, data: bytes) -> None:
+    """Give ``path`` the content ``data`` (keeping its mode) without writing into its inode."""
+    tmp = path.with_name(f".{path.name}.pdm-stack-tmp")
+    mode = path.stat().st_mode & 0o7777 if path.exists() else 0o644
+    tmp.write_bytes(data)
+    tmp.chmod(mode)
+    tmp.replace(path)

@@ -1,16 +1,18 @@
 """Atomic layer builds: build beside the old layer, swap in only when complete.
 
-A layer folder that exists under its final name is always complete. Work happens in
-``<build dir>/.pdm-stack/staging``; the swap is two renames on one file system. If a process dies
-between them, :func:`recover` restores the previous build on the next run.
+A layer folder that exists under its final name is always complete. A layer is staged in a
+hidden sibling of its final folder (``<build dir>/.<name>.staging-<random>``): at the same depth,
+so relative paths computed while staging (interpreter symlinks, ``sitecustomize.py`` entries,
+run paths of shared libraries) are already right when the folder is renamed into place. The swap
+is two renames on one file system; if a process dies between them, :func:`recover` restores the
+previous build on the next run.
 """
 
 from __future__ import annotations
 
+import secrets
 import shutil
-import tempfile
 from contextlib import contextmanager
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from filelock import FileLock, Timeout
@@ -19,10 +21,13 @@ from pdm_stack.errors import StackError
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from pathlib import Path
 
     from pdm_stack.reporting import Reporter
 
 STATE_DIR = ".pdm-stack"
+#: Marks staging folders in the build dir; anything carrying it is a leftover once no build runs.
+STAGING_MARK = ".staging-"
 #: How long a build waits for another build of the same stack before giving up.
 LOCK_TIMEOUT_SECONDS = 3600.0
 
@@ -66,31 +71,59 @@ def recover(dest: Path) -> None:
         shutil.rmtree(parked, ignore_errors=True)
 
 
+def staging_path(dest: Path) -> Path:
+    """A fresh, not yet existing sibling of ``dest`` to build it in."""
+    return dest.parent / f".{dest.name}{STAGING_MARK}{secrets.token_hex(4)}"
+
+
 @contextmanager
 def staged_layer(dest: Path) -> Iterator[Path]:
-    """Yield an empty staging path for ``dest``; on success it replaces ``dest`` atomically.
+    """Yield a not yet existing staging path beside ``dest``; on success it replaces ``dest``.
 
-    On any exception (Ctrl-C included) the staging folder is removed and ``dest`` is untouched.
+    The caller creates the folder. On any exception (Ctrl-C included) the staging folder is
+    removed and ``dest`` is untouched; a killed process leaves the staging folder behind, which
+    :func:`clean_stale_staging` removes before the next build.
     """
     recover(dest)
-    staging_root = state_dir(dest.parent) / "staging"
-    staging_root.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(dir=staging_root, prefix=f"{dest.name}."))
-    staging = work / dest.name
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    staging = staging_path(dest)
     try:
         yield staging
         if not staging.is_dir():
             raise StackError(f"internal error: nothing was built for {dest.name}")
         parked = _parked(dest)
         parked.parent.mkdir(parents=True, exist_ok=True)
-        if dest.exists():
+        if dest.exists() or dest.is_symlink():
             dest.replace(parked)
         staging.replace(dest)
         shutil.rmtree(parked, ignore_errors=True)
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
 
 
 def clean_stale_staging(build_dir: Path) -> None:
-    """Remove leftovers of builds that were killed (their staging folders are never reused)."""
-    shutil.rmtree(state_dir(build_dir) / "staging", ignore_errors=True)
+    """Remove leftovers of builds that were killed (their staging folders are never reused).
+
+    Only called while holding the build lock, so no other build can be using them.
+    """
+    shutil.rmtree(state_dir(build_dir) / "staging", ignore_errors=True)  # layout of older versions
+    if build_dir.is_dir():
+        for leftover in build_dir.glob(f".*{STAGING_MARK}*"):
+            if leftover.is_dir() and not leftover.is_symlink():
+                shutil.rmtree(leftover, ignore_errors=True)
+
+
+def remove_layer_folder(build_dir: Path, name: str) -> bool:
+    """Delete the layer folder ``name`` (e.g. a versioned layer's previous install target).
+
+    Refuses anything that is not a plain child of the build dir, so a corrupt record can never
+    make a build delete something outside it.
+    """
+    if not name or name in {".", "..", STATE_DIR} or "/" in name or "\\" in name:
+        return False
+    folder = build_dir / name
+    if folder.is_symlink() or not folder.is_dir():
+        return False
+    shutil.rmtree(folder)
+    return True

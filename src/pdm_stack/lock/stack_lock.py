@@ -201,6 +201,12 @@ def load_locked_layers(stack: Stack, layers: Sequence[Layer], options: LockOptio
     return locked
 
 
+def with_lower_layers(stack: Stack, layers: Sequence[Layer]) -> list[Layer]:
+    """``layers`` plus every layer below them, in stack order."""
+    names = {name for layer in layers for name in (layer.env_name, *layer.depends_on)}
+    return [layer for layer in stack.graph if layer.env_name in names]
+
+
 def lock_stack(
     stack: Stack,
     layers: Sequence[Layer],

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import tomlkit
 
 from pdm_stack.errors import StackError
-from pdm_stack.indexes import strip_credentials
+from pdm_stack.indexes import mask_credentials, strip_credentials
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -72,7 +72,6 @@ _NO_WHEELS = re.compile(
     r"(?:usable wheels|wheels with a matching (?:platform|Python ABI|Python implementation)"
     r"(?: tag| tags)?)"
 )
-_USERINFO = re.compile(r"://[^/\s@`'\"]+@")
 _FAILED_FETCH = re.compile(r"Failed to (?:fetch|read|query)[^:]*: `?(?P<url>[a-z+]+://[^\s`]+)")
 _NOT_FOUND = re.compile(r"(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*) was not found in the package registry")
 
@@ -249,7 +248,7 @@ def explain_failure(
 ) -> LockError:
     """Turn uv's resolver report into one actionable line; the full report goes in ``details``."""
     # uv may echo index URLs with their credentials; nothing we print or keep may contain them.
-    text = _USERINFO.sub("://***@", failure.stderr.strip())
+    text = mask_credentials(failure.stderr.strip())
     details = f"uv output for {failure.platform}:\n{text}"
     fetch = _FAILED_FETCH.search(text)
     if fetch:

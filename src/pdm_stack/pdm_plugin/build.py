@@ -9,6 +9,7 @@ from pdm.cli.commands.base import BaseCommand
 from pdm_stack.build.runtime_layer import InstallOptions
 from pdm_stack.build.stack_build import build_layers
 from pdm_stack.indexes import uv_index_environment
+from pdm_stack.lock.stack_lock import load_locked_layers, lock_stack, with_lower_layers
 from pdm_stack.pdm_plugin.common import (
     COMMON_ARGUMENTS,
     PdmReporter,
@@ -17,7 +18,8 @@ from pdm_stack.pdm_plugin.common import (
     selection_group,
     user_errors,
 )
-from pdm_stack.pdm_plugin.runtime_config import package_indexes, runtime_settings
+from pdm_stack.pdm_plugin.locks import lock_options
+from pdm_stack.pdm_plugin.runtime_config import runtime_settings
 from pdm_stack.runtimes.provider import LOCAL_MODES
 
 if TYPE_CHECKING:
@@ -27,13 +29,19 @@ if TYPE_CHECKING:
 
 
 class BuildCommand(BaseCommand):
-    """Build the stack's layers (runtime layers: a relocatable CPython plus their packages)"""
+    """Build the stack's layers from their locks: runtimes, then framework and application environments"""
 
     arguments = (*COMMON_ARGUMENTS, selection_group)
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument(
             "--clean", action="store_true", help="Rebuild the selected layers even if they are up to date"
+        )
+        parser.add_argument(
+            "--lock",
+            action="store_true",
+            help="Lock stale layers first (the selected ones and those below them); without it a"
+            " stale lock is an error",
         )
         parser.add_argument(
             "--local-runtime",
@@ -55,5 +63,9 @@ class BuildCommand(BaseCommand):
             stack = open_project_stack(project, options)
             layers = selected_layers(stack, options)
             settings = runtime_settings(project, stack, options)
-            install = InstallOptions(env=tuple(uv_index_environment(package_indexes(project)).items()))
-            build_layers(stack, layers, settings, reporter, clean=options.clean, install=install)
+            locking = lock_options(project, stack)
+            if options.lock:
+                lock_stack(stack, with_lower_layers(stack, layers), locking, reporter)
+            locks = load_locked_layers(stack, layers, locking)
+            install = InstallOptions(env=tuple(uv_index_environment(locking.indexes).items()))
+            build_layers(stack, layers, settings, reporter, clean=options.clean, install=install, locks=locks)

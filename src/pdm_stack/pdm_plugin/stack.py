@@ -7,8 +7,13 @@ from typing import TYPE_CHECKING
 from pdm.cli.commands.base import BaseCommand
 
 from pdm_stack.pdm_plugin.build import BuildCommand
+from pdm_stack.pdm_plugin.deploy import DeployCommand
+from pdm_stack.pdm_plugin.export import ExportCommand
 from pdm_stack.pdm_plugin.lock import LockCommand
+from pdm_stack.pdm_plugin.publish import PublishCommand
+from pdm_stack.pdm_plugin.run import RunCommand
 from pdm_stack.pdm_plugin.show import ShowCommand
+from pdm_stack.pdm_plugin.verify import VerifyCommand
 
 if TYPE_CHECKING:
     import argparse
@@ -29,6 +34,11 @@ class StackCommand(BaseCommand):
         ShowCommand.register_to(subparsers, "show")
         LockCommand.register_to(subparsers, "lock")
         BuildCommand.register_to(subparsers, "build")
+        RunCommand.register_to(subparsers, "run")
+        PublishCommand.register_to(subparsers, "publish")
+        ExportCommand.register_to(subparsers, "export")
+        DeployCommand.register_to(subparsers, "deploy")
+        VerifyCommand.register_to(subparsers, "verify")
         self.parser = parser
 
     def handle(self, project: Project, options: argparse.Namespace) -> None:

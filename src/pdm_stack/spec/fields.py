@@ -46,6 +46,7 @@ SETTINGS_KEYS = frozenset(
         "register_runtimes",
         "exclude_newer",
         "find_links",
+        "keep_console_scripts",
     }
 )
 LOCAL_RUNTIME_MODES = ("prefer", "fallback", "never")

@@ -16,7 +16,14 @@ from typing import Any
 
 from pdm_stack.errors import StackError, StackErrors
 from pdm_stack.indexes import PackageIndex
-from pdm_stack.spec.fields import LOCAL_RUNTIME_MODES, SETTINGS_KEYS, STACK_KEYS, ErrorSink, FieldReader
+from pdm_stack.spec.fields import (
+    LOCAL_RUNTIME_MODES,
+    SETTINGS_KEYS,
+    STACK_KEYS,
+    ErrorSink,
+    FieldReader,
+    suggest,
+)
 from pdm_stack.spec.layers import LayerContext, parse_layer
 from pdm_stack.spec.model import LayerKind, LayerSpec, StackSettings, StackSpec
 
@@ -103,8 +110,30 @@ def parse_stack(path: Path, *, extra_indexes: Iterable[str] = ()) -> tuple[Stack
     known_indexes = frozenset(spec_index_names(document) | set(extra_indexes))
     warnings: list[str] = []
     layers = _layers(stack, path.parent, known_indexes, sink, warnings)
+    layers = _mark_console_scripts(layers, settings.keep_console_scripts, sink)
     spec = StackSpec(path=path, table=table_name, layers=layers, settings=settings, warnings=tuple(warnings))
     return spec, sink.errors
+
+
+def _mark_console_scripts(
+    layers: tuple[LayerSpec, ...], names: tuple[str, ...], sink: ErrorSink
+) -> tuple[LayerSpec, ...]:
+    """Apply ``keep_console_scripts`` (application names) to the application layers."""
+    apps = {layer.name for layer in layers if layer.kind is LayerKind.APPLICATION}
+    for name in names:
+        if name not in apps:
+            hint = suggest(name, apps)
+            sink.add(
+                f"'{name}' is not an application layer{hint}",
+                layer=f"[{SETTINGS_TABLE}]",
+                field="keep_console_scripts",
+            )
+    return tuple(
+        dataclasses.replace(layer, keep_console_scripts=True)
+        if layer.kind is LayerKind.APPLICATION and layer.name in names
+        else layer
+        for layer in layers
+    )
 
 
 def _layers(
@@ -185,6 +214,7 @@ def _settings(document: Mapping[str, Any], root: Path, sink: ErrorSink) -> Stack
         )
         cutoff = None
     values["exclude_newer"] = cutoff
+    values["keep_console_scripts"] = tuple(reader.string_list("keep_console_scripts") or ())
     folders = reader.string_list("find_links") or []
     values["find_links"] = tuple((root / folder).resolve() for folder in folders)
     return StackSettings(**{**defaults.__dict__, **values})

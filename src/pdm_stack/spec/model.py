@@ -73,6 +73,9 @@ class LayerSpec:
     # Application layers; paths are absolute (resolved against the spec file's folder).
     launch_module: Path | None = None
     support_modules: tuple[Path, ...] = ()
+    #: Ship the app's console scripts (relocatable) in published archives; from
+    #: ``[tool.pdm-stack] keep_console_scripts``, a pdm-stack extension of the format.
+    keep_console_scripts: bool = False
 
     @property
     def env_name(self) -> str:
@@ -107,6 +110,8 @@ class StackSettings:
     exclude_newer: str | None = None
     #: Extra local folders of wheels, searched like PDM ``find_links`` sources (absolute paths).
     find_links: tuple[Path, ...] = ()
+    #: Application names whose console scripts are kept in published archives.
+    keep_console_scripts: tuple[str, ...] = ()
     #: ``[[tool.uv.index]]`` entries of the spec file, usable by name like PDM sources.
     uv_indexes: tuple[PackageIndex, ...] = ()
 

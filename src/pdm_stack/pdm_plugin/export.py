@@ -1,0 +1,54 @@
+"""``pdm stack export``: the built layers as a ready-to-run folder on this machine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pdm.cli.commands.base import BaseCommand
+
+from pdm_stack.pdm_plugin.common import (
+    COMMON_ARGUMENTS,
+    PdmReporter,
+    open_project_stack,
+    selection_group,
+    user_errors,
+)
+from pdm_stack.pdm_plugin.publish import built_layers
+from pdm_stack.publish.export import export_layers
+
+if TYPE_CHECKING:
+    import argparse
+
+    from pdm.project import Project
+
+
+class ExportCommand(BaseCommand):
+    """Copy the built layers (hard links where possible) to a folder and run their post-install steps"""
+
+    arguments = (*COMMON_ARGUMENTS, selection_group)
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument(
+            "-o",
+            "--output-dir",
+            metavar="DIR",
+            help="Where the layers go [setting: export_dir; default: _export]",
+        )
+        parser.add_argument(
+            "--no-postinstall",
+            dest="postinstall",
+            action="store_false",
+            help="Do not run the layers' postinstall.py after copying them",
+        )
+
+    def handle(self, project: Project, options: argparse.Namespace) -> None:
+        reporter = PdmReporter(project.core.ui)
+        with user_errors(project):
+            stack = open_project_stack(project, options)
+            layers = built_layers(project, stack, options, reporter)
+            export_dir = (
+                Path(options.output_dir).absolute() if options.output_dir else stack.settings.export_dir
+            )
+            results = export_layers(layers, export_dir, reporter, postinstall=options.postinstall)
+        reporter.info(f"Exported {len(results)} layer(s) to {export_dir}")

@@ -1,0 +1,107 @@
+"""``pdm stack publish``: reproducible archives of the built layers, plus their metadata."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pdm.cli.commands.base import BaseCommand
+
+from pdm_stack.host import host_platform
+from pdm_stack.pdm_plugin.common import (
+    COMMON_ARGUMENTS,
+    PdmReporter,
+    open_project_stack,
+    selected_layers,
+    selection_group,
+    user_errors,
+)
+from pdm_stack.pdm_plugin.locks import valid_locks
+from pdm_stack.publish.archive import ARCHIVE_FORMATS, DEFAULT_FORMAT
+from pdm_stack.publish.layers import plan_layers
+from pdm_stack.publish.publish import PublishOptions, publish_layers
+
+if TYPE_CHECKING:
+    import argparse
+
+    from pdm.project import Project
+
+    from pdm_stack.graph import Layer
+    from pdm_stack.publish.layers import PublishLayer
+    from pdm_stack.reporting import Reporter
+    from pdm_stack.stack import Stack
+
+
+def keep_console_scripts(layer: Layer) -> bool:
+    """``[tool.pdm-stack] keep_console_scripts`` names this application layer."""
+    return layer.spec.keep_console_scripts
+
+
+def built_layers(
+    project: Project, stack: Stack, options: argparse.Namespace, reporter: Reporter
+) -> list[PublishLayer]:
+    """The selected layers for this platform, with valid locks, checked to be built."""
+    platform = host_platform()
+    layers = []
+    for layer in selected_layers(stack, options):
+        if platform in layer.platforms:
+            layers.append(layer)
+        else:
+            reporter.info(f"{layer.env_name}: skipped (not built for {platform})")
+    locks = valid_locks(project, stack, layers)
+    return plan_layers(
+        stack.graph, layers, locks, stack.settings.build_dir, keep_console_scripts=keep_console_scripts
+    )
+
+
+class PublishCommand(BaseCommand):
+    """Write a reproducible archive of each built layer, plus metadata, to the output folder"""
+
+    arguments = (*COMMON_ARGUMENTS, selection_group)
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument(
+            "-o",
+            "--output-dir",
+            metavar="DIR",
+            help="Where archives and __venvstacks__/ metadata go [setting: output_dir; default: _artifacts]",
+        )
+        parser.add_argument(
+            "--format",
+            dest="archive_format",
+            choices=ARCHIVE_FORMATS,
+            default=DEFAULT_FORMAT,
+            help="tar.gz (default; unpacks with any Python), tar.xz (smaller, slower) or tar.zst"
+            " (fastest; unpacking needs the zstandard package or Python 3.14)",
+        )
+        parser.add_argument(
+            "--tag-outputs",
+            action="store_true",
+            help="Name archives <install target>-<platform>-<build number>.<ext>",
+        )
+        parser.add_argument(
+            "--dry-run", action="store_true", help="Only list what would be published; write nothing"
+        )
+        parser.add_argument(
+            "--force", action="store_true", help="Rewrite the archives of layers that did not change"
+        )
+
+    def handle(self, project: Project, options: argparse.Namespace) -> None:
+        reporter = PdmReporter(project.core.ui)
+        with user_errors(project):
+            stack = open_project_stack(project, options)
+            layers = built_layers(project, stack, options, reporter)
+            output_dir = (
+                Path(options.output_dir).absolute() if options.output_dir else stack.settings.output_dir
+            )
+            settings = PublishOptions(
+                output_dir=output_dir,
+                archive_format=options.archive_format,
+                tag_outputs=options.tag_outputs,
+                dry_run=options.dry_run,
+                force=options.force,
+            )
+            results = publish_layers(layers, settings, reporter)
+        if not options.dry_run:
+            written = sum(1 for r in results if r.outcome in ("published", "unchanged"))
+            reporter.info(f"Published {written} of {len(results)} layer(s) to {output_dir}")

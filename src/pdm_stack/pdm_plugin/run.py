@@ -1,0 +1,40 @@
+"""``pdm stack run APP [-- ARGS]``: run an application layer's launch module from the build."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TYPE_CHECKING
+
+from pdm.cli.commands.base import BaseCommand
+
+from pdm_stack.pdm_plugin.common import COMMON_ARGUMENTS, open_project_stack, user_errors
+from pdm_stack.run import run_app
+
+if TYPE_CHECKING:
+    from pdm.project import Project
+
+
+class RunCommand(BaseCommand):
+    """Run an application layer (python -m <launch module>) from the build, passing its exit code"""
+
+    arguments = COMMON_ARGUMENTS
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("app", metavar="APP", help="Application layer name (e.g. 'stats' or 'app-stats')")
+        parser.add_argument(
+            "args",
+            nargs=argparse.REMAINDER,
+            metavar="ARGS",
+            help="Arguments for the app; put them after '--' so options reach the app, not pdm",
+        )
+
+    def handle(self, project: Project, options: argparse.Namespace) -> None:
+        arguments = list(options.args)
+        if arguments[:1] == ["--"]:
+            arguments = arguments[1:]
+        with user_errors(project):
+            stack = open_project_stack(project, options)
+            code = run_app(stack, options.app, arguments)
+        if code:
+            sys.exit(code)

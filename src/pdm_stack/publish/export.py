@@ -1,0 +1,172 @@
+"""``export``: built layers as a ready-to-run local deployment, without archives.
+
+The export folder gets exactly what an archive would carry (same filtering, plus each layer's
+``postinstall.py``), then the post-install steps run as on a target machine. Files are hard
+links into the build where the file system allows (exporting a gigabyte framework then costs
+almost nothing), except the few files post-install may replace, which are copied so the build
+(and uv's cache, which the build's files are themselves linked to) can never be changed
+through the export. Symlinks stay symlinks.
+
+A re-export builds each layer beside its old copy and swaps it in with two renames, so a layer
+folder under its final name is always complete.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+import subprocess
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from pdm_stack.errors import StackError
+from pdm_stack.publish.filters import POSTINSTALL_NAME, Member, postinstall_bytes
+from pdm_stack.spec.model import LayerKind
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from pathlib import Path
+
+    from pdm_stack.publish.layers import PublishLayer
+    from pdm_stack.reporting import Reporter
+
+#: Files post-install may rewrite (by rename, but a hard link must not even be at risk).
+_COPIED_NAMES = frozenset({"pyvenv.cfg", "sitecustomize.py"})
+_COPIED_DIRS = ("share/venv/metadata/",)
+_STAGING_MARK = ".export-"
+_PARKED_MARK = ".replaced-"
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    layer: PublishLayer
+    path: Path
+    linked: int
+    copied: int
+
+
+def export_layers(
+    layers: Sequence[PublishLayer], export_dir: Path, reporter: Reporter, *, postinstall: bool = True
+) -> list[ExportResult]:
+    """Export ``layers`` (stack order) into ``export_dir`` and run their post-install steps."""
+    script = postinstall_bytes()
+    walked = [(layer, layer.members()) for layer in layers]
+    export_dir.mkdir(parents=True, exist_ok=True)
+    _remove_leftovers(export_dir)
+    results = []
+    for layer, members in walked:
+        with reporter.step(f"{layer.env_name}: exporting to {export_dir / layer.install_target}"):
+            results.append(_export_one(layer, members, export_dir, script))
+        result = results[-1]
+        reporter.detail(f"{layer.env_name}: {result.linked} file(s) hard-linked, {result.copied} copied")
+    if postinstall:
+        run_postinstall(export_dir, layers, reporter)
+    return results
+
+
+def _export_one(layer: PublishLayer, members: list[Member], export_dir: Path, script: bytes) -> ExportResult:
+    final = export_dir / layer.install_target
+    staging = export_dir / f".{layer.install_target}{_STAGING_MARK}{secrets.token_hex(4)}"
+    linked = copied = 0
+    try:
+        for member in members:
+            dest = staging / member.relpath if member.relpath else staging
+            if member.kind == "dir":
+                dest.mkdir()
+            elif member.kind == "symlink":
+                dest.symlink_to(member.link_target)
+            elif member.source is not None and _link_or_copy(member, dest):
+                linked += 1
+            else:
+                copied += 1
+        (staging / POSTINSTALL_NAME).write_bytes(script)
+        _swap(staging, final)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    return ExportResult(layer, final, linked, copied)
+
+
+def _link_or_copy(member: Member, dest: Path) -> bool:
+    """Hard-link ``member`` to ``dest`` when safe and possible; returns whether it was linked."""
+    assert member.source is not None
+    relpath = member.relpath
+    must_copy = relpath.rsplit("/", 1)[-1] in _COPIED_NAMES or relpath.startswith(_COPIED_DIRS)
+    if not must_copy:
+        try:
+            os.link(member.source, dest)
+            return True
+        except OSError:
+            pass  # another file system, no permission, too many links: copy instead
+    shutil.copy2(member.source, dest)
+    return False
+
+
+def _swap(staging: Path, final: Path) -> None:
+    parked = final.with_name(f".{final.name}{_PARKED_MARK}{secrets.token_hex(4)}")
+    if final.exists() or final.is_symlink():
+        final.replace(parked)
+    staging.replace(final)
+    if parked.exists():
+        shutil.rmtree(parked, ignore_errors=True)
+
+
+def _remove_leftovers(export_dir: Path) -> None:
+    for mark in (_STAGING_MARK, _PARKED_MARK):
+        for leftover in export_dir.glob(f".*{mark}*"):
+            if leftover.is_dir() and not leftover.is_symlink():
+                shutil.rmtree(leftover, ignore_errors=True)
+
+
+def run_postinstall(target: Path, layers: Sequence[PublishLayer], reporter: Reporter) -> None:
+    """Run each layer's ``postinstall.py`` with its runtime's interpreter, runtime layers first."""
+    ordered = sorted(layers, key=lambda layer: layer.kind is not LayerKind.RUNTIME)
+    for layer in ordered:
+        python = target / layer.runtime_target / "bin" / "python3"
+        if not python.exists():
+            raise StackError(
+                f"its runtime {layer.runtime_target} is not in {target}; export it too"
+                " (add --include-dependencies)",
+                layer=layer.env_name,
+            )
+    deployer, deploy_error = _deployer_postinstall()
+    if deployer is not None:
+        with reporter.step(f"Running post-install steps in {target}"):
+            try:
+                deployer(target, [layer.install_target for layer in ordered])
+            except deploy_error as exc:
+                raise StackError(f"post-install failed: {exc}", file=str(target)) from exc
+        return
+    for layer in ordered:
+        python = target / layer.runtime_target / "bin" / "python3"
+        script = target / layer.install_target / POSTINSTALL_NAME
+        with reporter.step(f"{layer.env_name}: post-install"):
+            result = subprocess.run(
+                [str(python), "-I", "-B", str(script)], capture_output=True, text=True, check=False
+            )
+        if result.returncode != 0:
+            lines = (result.stderr or result.stdout).strip().splitlines() or ["no output"]
+            raise StackError(f"post-install failed: {lines[-1]}", layer=layer.env_name)
+
+
+def _deployer_postinstall() -> tuple[_PostinstallRunner | None, type[Exception]]:
+    """The deploy package's ``run_postinstall(target, install_targets)`` and its error type.
+
+    Used when the deploy package provides it, so export and deploy run post-install the same way.
+    """
+    with contextlib.suppress(ImportError):
+        from pdm_stack.deploy import standalone
+
+        runner = getattr(standalone, "run_postinstall", None)
+        error = getattr(standalone, "DeployError", StackError)
+        if callable(runner) and isinstance(error, type) and issubclass(error, Exception):
+            return runner, error
+    return None, StackError
+
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    _PostinstallRunner = Callable[[Path, list[str]], object]

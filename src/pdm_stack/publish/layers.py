@@ -1,0 +1,173 @@
+"""What publish and export need to know about one layer, gathered once from graph, lock and build.
+
+Publishing reads facts from three places (the spec graph, the layer's valid lock and the built
+folder); collecting them into a :class:`PublishLayer` up front means a missing build or lock is
+reported before any archive is written, and the archive code never touches the spec.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from pdm_stack.build.layer_config import CONFIG_PATH, read_layer_config
+from pdm_stack.build.records import built_record
+from pdm_stack.errors import StackError
+from pdm_stack.publish.filters import Member, layer_members
+from pdm_stack.spec.model import LayerKind
+from pdm_stack.spec.modules import import_name
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping, Sequence
+    from pathlib import Path
+
+    from pdm_stack.graph import Layer, StackGraph
+    from pdm_stack.lock.stack_lock import LockedLayer
+
+
+@dataclass(frozen=True)
+class PublishLayer:
+    """One built layer ready to be archived or exported."""
+
+    kind: LayerKind
+    env_name: str
+    install_target: str
+    #: The built layer folder (``<build dir>/<install target>``).
+    folder: Path
+    lock_version: int
+    locked_at: str
+    requirements_hash: str
+    #: Install target of the runtime layer (its own for a runtime).
+    runtime_target: str
+    #: Install targets of the frameworks below, in sys.path order.
+    required_layers: tuple[str, ...]
+    #: ``cpython@3.11.7``: implementation from the runtime spec, version from the build.
+    python_implementation: str
+    #: Import name of an application's launch module.
+    launch_module: str | None = None
+    keep_console_scripts: bool = False
+
+    @property
+    def label(self) -> str:
+        return self.env_name
+
+    @property
+    def bound_to_implementation(self) -> str:
+        """The runtime interpreter, relative to this layer's folder."""
+        if self.kind is LayerKind.RUNTIME:
+            return "bin/python3"
+        return f"../{self.runtime_target}/bin/python3"
+
+    def members(self) -> list[Member]:
+        """What of the built folder ships, sorted (validated: no escaping symlinks)."""
+        return layer_members(self.folder, keep_console_scripts=self.keep_console_scripts, label=self.label)
+
+    def launch_module_hash(self) -> str | None:
+        """``sha256:<hex>`` of the launch module as shipped (a file, or every file of a package)."""
+        if self.launch_module is None:
+            return None
+        config = read_layer_config(self.folder) or {}
+        site_dir = self.folder / str(config.get("site_dir", ""))
+        for candidate in (site_dir / f"{self.launch_module}.py", site_dir / self.launch_module):
+            if candidate.is_file():
+                return "sha256:" + _file_sha256(candidate)
+            if candidate.is_dir():
+                return "sha256:" + _tree_sha256(candidate)
+        raise StackError(
+            f"launch module '{self.launch_module}' is missing from the built layer; run 'pdm stack build'",
+            layer=self.env_name,
+        )
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        while chunk := stream.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _tree_sha256(root: Path) -> str:
+    """Hash of a package: relative names and file hashes, bytecode caches left out."""
+    digest = hashlib.sha256()
+    files = sorted(
+        p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
+    )
+    for path in files:
+        digest.update(f"{path.relative_to(root).as_posix()}\0{_file_sha256(path)}\n".encode())
+    return digest.hexdigest()
+
+
+def plan_layers(
+    graph: StackGraph,
+    layers: Sequence[Layer],
+    locks: Mapping[str, LockedLayer],
+    build_dir: Path,
+    *,
+    keep_console_scripts: Callable[[Layer], bool] | None = None,
+) -> list[PublishLayer]:
+    """A :class:`PublishLayer` per selected layer, in the given (stack) order.
+
+    ``locks`` must hold valid locks for the selected layers and every layer below them (their
+    install targets are part of the metadata). A layer that is not built is an error telling
+    the user to run ``pdm stack build``; nothing is published then.
+    """
+    planned: list[PublishLayer] = []
+    missing: list[str] = []
+    outdated: list[str] = []
+    for layer in layers:
+        locked = _lock_of(layer.env_name, locks)
+        folder = build_dir / locked.install_target
+        config = read_layer_config(folder)
+        record = built_record(build_dir, layer.env_name)
+        if config is None or record is None or record.folder != locked.install_target:
+            missing.append(locked.install_target)
+            continue
+        if record.requirements_hash not in (None, locked.requirements_hash):
+            # Publishing it would ship packages other than the lock (and its metadata) says.
+            outdated.append(locked.install_target)
+            continue
+        runtime = graph.runtime_of(layer)
+        lower = [name for name in layer.depends_on if name != runtime.env_name]
+        keep = keep_console_scripts(layer) if keep_console_scripts is not None else False
+        launch = layer.spec.launch_module
+        planned.append(
+            PublishLayer(
+                kind=layer.kind,
+                env_name=layer.env_name,
+                install_target=locked.install_target,
+                folder=folder,
+                lock_version=locked.lock_version,
+                locked_at=locked.locked_at,
+                requirements_hash=locked.requirements_hash,
+                runtime_target=_lock_of(runtime.env_name, locks).install_target,
+                required_layers=tuple(_lock_of(name, locks).install_target for name in lower),
+                python_implementation=_implementation(runtime, config, folder),
+                launch_module=import_name(launch) if launch is not None else None,
+                keep_console_scripts=keep and layer.kind is LayerKind.APPLICATION,
+            )
+        )
+    if missing:
+        raise StackError(
+            f"not built: {', '.join(missing)} (no complete build in {build_dir}); run 'pdm stack build'"
+        )
+    if outdated:
+        raise StackError(f"built from an older lock: {', '.join(outdated)}; run 'pdm stack build'")
+    return planned
+
+
+def _lock_of(env_name: str, locks: Mapping[str, LockedLayer]) -> LockedLayer:
+    try:
+        return locks[env_name]
+    except KeyError:
+        raise StackError("no valid lock; run 'pdm stack lock'", layer=env_name) from None
+
+
+def _implementation(runtime: Layer, config: Mapping[str, object], folder: Path) -> str:
+    declared = runtime.spec.python_implementation or "cpython"
+    name = declared.partition("@")[0] or "cpython"
+    version = config.get("py_version")
+    if not isinstance(version, str) or not version:
+        raise StackError(f"{folder / CONFIG_PATH} has no py_version; run 'pdm stack build --clean'")
+    return f"{name}@{version}"

@@ -1,0 +1,169 @@
+"""Hostile or damaged archives are refused and nothing lands outside the deployment folder."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from pdm_stack.deploy.standalone import DeployError, deploy, extract_layer, open_archive
+from tests.deploy.stack_factory import member, publish_single, write_archive
+
+QUIET = {"log": lambda _: None}
+
+
+@pytest.fixture
+def places(tmp_path: Path) -> tuple[Path, Path]:
+    """(artifacts dir, target); the target's parent ``work`` must only ever hold the target."""
+    return tmp_path / "artifacts", tmp_path / "work" / "target"
+
+
+def assert_nothing_deployed(target: Path) -> None:
+    if target.parent.exists():
+        assert [path.name for path in target.parent.iterdir()] == ["target"]
+    if target.exists():
+        # At most the lock file: no layer folder, no temporary folder, no record.
+        leftovers = sorted(str(path.relative_to(target)) for path in target.rglob("*"))
+        assert leftovers in ([], ["__venvstacks__", "__venvstacks__/deploy.lock"])
+
+
+def test_tampered_archive_is_refused_before_anything_is_written(places: tuple[Path, Path]) -> None:
+    artifacts, target = places
+    publish_single(artifacts, "rt", [member("rt/", tarfile.DIRTYPE), member("rt/a.txt", data=b"hello")])
+    archive = artifacts / "rt.tar.gz"
+    data = bytearray(archive.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    archive.write_bytes(bytes(data))
+    with pytest.raises(DeployError, match=r"rt: sha256 of rt.tar.gz does not match the metadata"):
+        deploy(artifacts, target, **QUIET)
+    assert not target.parent.exists()
+
+    archive.write_bytes(bytes(data) + b"\0")
+    with pytest.raises(DeployError, match=r"has \d+ bytes but the metadata says"):
+        deploy(artifacts, target, **QUIET)
+    archive.unlink()
+    with pytest.raises(DeployError, match=r"archive rt\.tar\.gz is missing"):
+        deploy(artifacts, target, **QUIET)
+    assert not target.parent.exists()
+
+
+HOSTILE = {
+    "dotdot": ([member("rt/../../escape.txt", data=b"x")], "contains '..'"),
+    "leading-dotdot": ([member("../escape.txt", data=b"x")], "contains '..'"),
+    "absolute": ([member("{work}/abs.txt", data=b"x")], "has an absolute path"),
+    "other-folder": ([member("other/escape.txt", data=b"x")], "outside the layer folder 'rt/'"),
+    "escaping-symlink": ([member("rt/link", tarfile.SYMTYPE, link="../../escape")], "points outside"),
+    "absolute-symlink": ([member("rt/link", tarfile.SYMTYPE, link="/etc")], "is absolute"),
+    "climb-after-descent": ([member("rt/link", tarfile.SYMTYPE, link="sub/../../..")], "points outside"),
+    "write-through-symlink": (
+        [member("rt/peer", tarfile.SYMTYPE, link="../other"), member("rt/peer/escape.txt", data=b"x")],
+        "lies inside or replaces a symlink",
+    ),
+    "hard-link": (
+        [member("rt/a", data=b"x"), member("rt/h", tarfile.LNKTYPE, link="rt/a")],
+        "is a hard link",
+    ),
+    "device": ([member("rt/dev", tarfile.CHRTYPE)], "device, FIFO or other special file"),
+    "fifo": ([member("rt/fifo", tarfile.FIFOTYPE)], "device, FIFO or other special file"),
+    "duplicate": ([member("rt/a", data=b"1"), member("rt/a", data=b"2")], "duplicate member"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_hostile_members_are_refused_and_nothing_escapes(case: str, places: tuple[Path, Path]) -> None:
+    artifacts, target = places
+    hostile, message = HOSTILE[case]
+    for info, _ in hostile:
+        info.name = info.name.format(work=target.parent)
+    publish_single(artifacts, "rt", [member("rt/", tarfile.DIRTYPE), *hostile])
+    with pytest.raises(DeployError, match=message):
+        deploy(artifacts, target, **QUIET)
+    assert_nothing_deployed(target)
+    assert not (target.parent / "abs.txt").exists()
+
+
+def test_links_into_peer_layers_are_allowed(tmp_path: Path) -> None:
+    archive = tmp_path / "app.tar.gz"
+    members = [
+        member("app/", tarfile.DIRTYPE),
+        member("app/bin/", tarfile.DIRTYPE),
+        member("app/bin/python", tarfile.SYMTYPE, link="../../runtime/bin/python3"),
+        member("app/bin/python3", tarfile.SYMTYPE, link="python"),
+        member("app/top", tarfile.SYMTYPE, link=".."),
+    ]
+    write_archive(archive, members)
+    (tmp_path / "dest").mkdir()
+    manifest = extract_layer(archive, "tar.gz", "app", tmp_path / "dest")
+    assert manifest == {
+        "bin/python": "symlink:../../runtime/bin/python3",
+        "bin/python3": "symlink:python",
+        "top": "symlink:..",
+    }
+    assert (tmp_path / "dest/bin/python").readlink() == Path("../../runtime/bin/python3")
+
+
+@pytest.mark.parametrize("fmt", ["tar.gz", "tar.xz", "tar.zst"])
+def test_every_published_format_unpacks_with_modes_and_times(fmt: str, tmp_path: Path) -> None:
+    archive = tmp_path / f"rt.{fmt}"
+    members = [
+        member("rt/", tarfile.DIRTYPE, mode=0o700),
+        member("rt/bin/", tarfile.DIRTYPE),
+        member("rt/bin/tool", data=b"#!/bin/sh\n", mode=0o750),
+        member("rt/data.txt", data=b"data", mode=0o600),
+        member("rt/bin/alias", tarfile.SYMTYPE, link="tool"),
+    ]
+    write_archive(archive, members, fmt)
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    manifest = extract_layer(archive, fmt, "rt", dest)
+    assert sorted(manifest) == ["bin/alias", "bin/tool", "data.txt"]
+    assert manifest["data.txt"] == "sha256:3a6eb0790f39ac87c94f3856b2dd2c5d110e6811602261a9a923d3bb23adc8b7"
+    assert (dest / "bin/tool").stat().st_mode & 0o777 == 0o755
+    assert (dest / "data.txt").stat().st_mode & 0o777 == 0o644
+    assert (dest / "bin").stat().st_mode & 0o777 == 0o755
+    assert int((dest / "data.txt").stat().st_mtime) == members[0][0].mtime
+
+
+def test_concatenated_gzip_members_unpack(tmp_path: Path) -> None:
+    """The publisher compresses chunks in parallel and concatenates the gzip members."""
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w") as tar:
+        for info, data in [
+            member("rt/", tarfile.DIRTYPE),
+            member("rt/big.bin", data=bytes(range(256)) * 400),
+        ]:
+            tar.addfile(info, io.BytesIO(data) if data is not None else None)
+    payload = raw.getvalue()
+    chunks = [payload[i : i + 10000] for i in range(0, len(payload), 10000)]
+    archive = tmp_path / "rt.tar.gz"
+    archive.write_bytes(b"".join(gzip.compress(chunk) for chunk in chunks))
+    assert len(chunks) > 2
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    extract_layer(archive, "tar.gz", "rt", dest)
+    assert (dest / "big.bin").read_bytes() == bytes(range(256)) * 400
+
+
+def test_damaged_archive_is_reported_in_one_line(tmp_path: Path) -> None:
+    archive = tmp_path / "rt.tar.gz"
+    write_archive(archive, [member("rt/", tarfile.DIRTYPE), member("rt/a", data=b"x" * 100000)])
+    archive.write_bytes(archive.read_bytes()[:-200])
+    (tmp_path / "dest").mkdir()
+    with pytest.raises(DeployError, match=r"rt\.tar\.gz: damaged archive"):
+        extract_layer(archive, "tar.gz", "rt", tmp_path / "dest")
+
+
+@pytest.mark.skipif(sys.version_info >= (3, 14), reason="Python 3.14 reads zstd without zstandard")
+def test_zstd_without_a_reader_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    archive = tmp_path / "rt.tar.zst"
+    write_archive(archive, [member("rt/", tarfile.DIRTYPE)], "tar.zst")
+    monkeypatch.setitem(sys.modules, "zstandard", None)
+    with (
+        pytest.raises(DeployError, match=r"needs Python 3\.14\+ or the 'zstandard' package"),
+        open_archive(archive, "tar.zst"),
+    ):
+        pass

@@ -1,0 +1,208 @@
+"""Deploying a real published stack: it runs, survives moves, redeploys idempotently and atomically."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from pdm_stack.deploy.standalone import DeployError, deploy, read_records
+from tests.deploy.stack_factory import (
+    APP,
+    FRAMEWORK,
+    RUNTIME,
+    SITE,
+    copy_deployment,
+    republish_app,
+    run_app,
+    tree_snapshot,
+)
+from tests.fixtures.runtimes import clean_env, copy_runtime
+
+QUIET = {"log": lambda _: None}
+
+
+def assert_runs_inside(target: Path) -> None:
+    """The app starts and everything it reports lies inside ``target``."""
+    facts = run_app(target)
+    root = target.resolve()
+    assert facts["answer"] == 42
+    assert Path(facts["prefix"]).resolve() == root / APP
+    assert Path(facts["base_prefix"]).resolve() == root / RUNTIME
+    for path in [*facts["files"], facts["executable"]]:
+        assert Path(path).resolve().is_relative_to(root), path
+    # The pyc files hold relative file names; importlib puts the real one in the code object.
+    assert Path(facts["co_filename"]) == target / FRAMEWORK / SITE / "fwpkg/__init__.py"
+
+
+def files_mentioning(root: Path, needle: str) -> list[str]:
+    encoded = needle.encode()
+    return [
+        str(path.relative_to(root))
+        for path in root.rglob("*")
+        if path.is_file() and not path.is_symlink() and encoded in path.read_bytes()
+    ]
+
+
+def test_deployed_stack_runs_and_keeps_running_after_two_moves(
+    artifacts: Path, build_dir: Path, tmp_path: Path
+) -> None:
+    first = tmp_path / "site-a" / "stack"
+    outcome = deploy(artifacts, first, **QUIET)
+    assert outcome == [(RUNTIME, "deployed"), (FRAMEWORK, "deployed"), (APP, "deployed")]
+    assert sorted(path.name for path in first.iterdir()) == ["__venvstacks__", APP, RUNTIME, FRAMEWORK]
+    assert_runs_inside(first)
+    pyc = next((first / FRAMEWORK / SITE / "fwpkg/__pycache__").glob("__init__.*.pyc")).read_bytes()
+    assert pyc[4:8] == b"\x03\x00\x00\x00"  # PEP 552: hash-based, checked against the source
+
+    # Move 1: rename a parent folder. Move 2: the stack folder itself, somewhere deeper.
+    second = tmp_path / "site-b" / "stack"
+    (tmp_path / "site-a").rename(tmp_path / "site-b")
+    assert_runs_inside(second)
+    third = tmp_path / "elsewhere" / "deeper" / "moved-stack"
+    third.parent.mkdir(parents=True)
+    second.rename(third)
+    assert not first.exists() and not second.exists()
+    assert_runs_inside(third)
+    # No deployed file (pyc and records included) names the build or any earlier location.
+    for old in (build_dir, first, second, tmp_path / "site-a"):
+        assert files_mentioning(third, str(old)) == []
+
+
+def test_layer_selection_pulls_in_lower_layers_and_redeploying_rewrites_nothing(
+    artifacts: Path, tmp_path: Path
+) -> None:
+    target = tmp_path / "target"
+    assert deploy(artifacts, target, layers=["fw"], **QUIET) == [
+        (RUNTIME, "deployed"),
+        (FRAMEWORK, "deployed"),
+    ]
+    assert not (target / APP).exists()
+    assert deploy(artifacts, target, apps=["demo"], **QUIET) == [
+        (RUNTIME, "up to date"),
+        (FRAMEWORK, "up to date"),
+        (APP, "deployed"),
+    ]
+    run_app(target)
+    before = tree_snapshot(target)
+    assert deploy(artifacts, target, **QUIET) == [(name, "up to date") for name in (RUNTIME, FRAMEWORK, APP)]
+    assert tree_snapshot(target) == before
+    with pytest.raises(DeployError, match="no published application named 'fw'"):
+        deploy(artifacts, target, apps=["fw"], **QUIET)
+
+
+def test_a_new_archive_replaces_the_deployed_layer(
+    artifacts: Path, build_dir: Path, deployed_template: Path, tmp_path: Path
+) -> None:
+    target = copy_deployment(deployed_template, tmp_path / "target")
+    app_dir = shutil.copytree(build_dir / APP, tmp_path / "new-build" / APP, symlinks=True)
+    (app_dir / SITE / "demo_app/extra.py").write_text("VERSION = 2\n")
+    new_artifacts = republish_app(artifacts, tmp_path / "new-artifacts", app_dir)
+
+    outcome = deploy(new_artifacts, target, **QUIET)
+    assert outcome == [(RUNTIME, "up to date"), (FRAMEWORK, "up to date"), (APP, "deployed")]
+    assert (target / APP / SITE / "demo_app/extra.py").read_text() == "VERSION = 2\n"
+    record = read_records(target)[APP]
+    assert record["archive_sha256"] == new_artifacts_sha(new_artifacts)
+    assert f"{SITE}/demo_app/extra.py" in record["files"]
+    assert [path for path in target.iterdir() if path.name.startswith(".")] == []
+    assert_runs_inside(target)
+
+
+def new_artifacts_sha(artifacts: Path) -> str:
+    layers = json.loads((artifacts / "__venvstacks__/venvstacks.json").read_text())["layers"]
+    return str(layers["applications"][0]["archive_hashes"]["sha256"])
+
+
+def test_failed_postinstall_leaves_the_deployed_layer_untouched(
+    artifacts: Path, build_dir: Path, deployed_template: Path, tmp_path: Path
+) -> None:
+    target = copy_deployment(deployed_template, tmp_path / "target")
+    before = tree_snapshot(target / APP)
+    broken = shutil.copytree(build_dir / APP, tmp_path / "broken-build" / APP, symlinks=True)
+    (broken / SITE / "sitecustomize.py").unlink()
+    new_artifacts = republish_app(artifacts, tmp_path / "new-artifacts", broken)
+
+    with pytest.raises(DeployError, match=r"app-demo: postinstall failed: .*sitecustomize.py is missing"):
+        deploy(new_artifacts, target, **QUIET)
+    assert tree_snapshot(target / APP) == before
+    assert [path for path in target.iterdir() if path.name.startswith(".")] == []
+    assert read_records(target)[APP]["archive_sha256"] != new_artifacts_sha(new_artifacts)
+    assert_runs_inside(target)
+
+
+def test_standalone_script_deploys_with_a_bare_isolated_python(
+    artifacts: Path, relocatable_runtime: Path, tmp_path: Path
+) -> None:
+    # Only what publishing writes: archives, metadata and deploy_stack.py (hard links: fast).
+    published = tmp_path / "published"
+    shutil.copytree(artifacts, published, copy_function=os.link)
+    python = copy_runtime(relocatable_runtime, tmp_path / "bare-python") / "bin/python3"
+    no_pdm_stack = subprocess.run(
+        [python, "-I", "-c", "import pdm_stack"], capture_output=True, env=clean_env()
+    )
+    assert no_pdm_stack.returncode != 0
+
+    target = tmp_path / "target"
+    command = [str(python), "-I", str(published / "deploy_stack.py"), str(target), "--app", "demo"]
+    result = subprocess.run(command, capture_output=True, text=True, env=clean_env(), check=False)
+    assert result.returncode == 0, result.stderr
+    assert "app-demo: deploying app-demo.tar.gz" in result.stderr
+    assert_runs_inside(target)
+
+    again = subprocess.run(command, capture_output=True, text=True, env=clean_env(), check=False)
+    assert again.returncode == 0
+    assert again.stderr.count("up to date") == 3
+
+    # A user error is one line on stderr and a non-zero exit, never a traceback.
+    bad = subprocess.run(
+        [str(python), "-I", str(published / "deploy_stack.py"), str(target), "--layer", "nope"],
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        check=False,
+    )
+    assert bad.returncode == 1
+    assert bad.stderr.startswith("error: no published layer named 'nope'")
+    assert "Traceback" not in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+
+
+def _python39() -> str | None:
+    """A working Python 3.9 (pyenv shims exist even when the version is not selected)."""
+    pyenv = Path.home() / ".pyenv/versions"
+    candidates = [str(path) for path in sorted(pyenv.glob("3.9*/bin/python3.9"))] if pyenv.is_dir() else []
+    for candidate in [*reversed(candidates), shutil.which("python3.9")]:
+        if candidate and subprocess.run([candidate, "-c", "pass"], capture_output=True).returncode == 0:
+            return candidate
+    return None
+
+
+@pytest.mark.skipif(_python39() is None, reason="no Python 3.9 on this machine")
+def test_deployer_and_postinstall_run_on_python_3_9(artifacts: Path, tmp_path: Path) -> None:
+    python39 = str(_python39())
+    target = tmp_path / "target"
+    command = [
+        python39,
+        "-I",
+        str(artifacts / "deploy_stack.py"),
+        str(artifacts),
+        str(target),
+        "--layer",
+        FRAMEWORK,
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, env=clean_env(), check=False)
+    assert result.returncode == 0, result.stderr
+    assert sorted(read_records(target)) == [RUNTIME, FRAMEWORK]
+    rerun = subprocess.run(
+        [python39, "-I", str(target / FRAMEWORK / "postinstall.py")],
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        check=False,
+    )
+    assert rerun.returncode == 0, rerun.stderr
+    assert rerun.stdout.strip() == f"{FRAMEWORK}: compiled bytecode"

@@ -1,0 +1,162 @@
+"""``pdm stack build`` from locks and ``pdm stack run``, end to end through the real commands.
+
+The runtime is the session's relocatable CPython placed in PDM's install root (the path users take);
+packages are real wheels from PyPI or wheels built by the test.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from pdm.project import Project
+    from pdm.pytest import PDMCallable
+
+PYTHON = f"{sys.version_info[0]}.{sys.version_info[1]}"
+
+STACK = f"""
+[project]
+name = "demo"
+version = "0"
+
+[tool.pdm-stack]
+exclude_newer = "2025-06-01"
+local_runtime = "never"
+
+[[tool.venvstacks.runtimes]]
+name = "rt"
+python_implementation = "cpython@{PYTHON}"
+requirements = []
+platforms = ["linux_x86_64"]
+
+[[tool.venvstacks.frameworks]]
+name = "text"
+runtime = "rt"
+requirements = ["six"]
+
+[[tool.venvstacks.applications]]
+name = "echo"
+frameworks = ["text"]
+launch_module = "echo.py"
+requirements = []
+"""
+
+ECHO = """
+import sys, six
+print("args", sys.argv[1:])
+print("six from", six.__file__)
+sys.exit(int(sys.argv[1]) if sys.argv[1:] and sys.argv[1].isdigit() else 0)
+"""
+
+
+@pytest.fixture
+def stack(tmp_path: Path, pdm_install: Path) -> Path:
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "echo.py").write_text(ECHO)
+    spec = root / "pyproject.toml"
+    spec.write_text(STACK)
+    return spec
+
+
+def test_build_refuses_stale_locks_and_locks_them_with_the_option(
+    stack: Path, pdm: PDMCallable, project: Project
+) -> None:
+    result = pdm(["stack", "build", "--spec", str(stack)], obj=project)
+    assert result.exit_code == 1
+    assert "run 'pdm stack lock'" in result.stderr and "rt (not locked yet)" in result.stderr
+    assert not (stack.parent / "_build" / "app-echo").exists()
+
+    pdm(["stack", "build", "--lock", "--spec", str(stack)], obj=project, strict=True)
+    assert (stack.parent / "requirements" / "app-echo" / "pylock.app-echo.toml").is_file()
+    assert (stack.parent / "_build" / "app-echo" / "bin" / "python").exists()
+
+    # Editing a requirement makes the build refuse again, naming the layer and the reason.
+    stack.write_text(stack.read_text().replace('requirements = ["six"]', 'requirements = ["six", "idna"]'))
+    result = pdm(["stack", "build", "--spec", str(stack)], obj=project)
+    assert result.exit_code == 1 and "framework-text (requirements changed)" in result.stderr
+
+
+def test_run_passes_arguments_output_and_exit_code(
+    stack: Path, pdm: PDMCallable, project: Project, capfd: pytest.CaptureFixture[str]
+) -> None:
+    pdm(["stack", "build", "--lock", "--spec", str(stack)], obj=project, strict=True)
+    capfd.readouterr()
+    # The app writes straight to the terminal (file descriptor 1), as it would when deployed.
+    result = pdm(["stack", "run", "--spec", str(stack), "echo", "--", "7", "--flag"], obj=project)
+    out = capfd.readouterr().out
+    assert result.exit_code == 7
+    assert "args ['7', '--flag']" in out
+    # six comes from the framework layer's folder, not the app's.
+    assert f"six from {stack.parent / '_build' / 'framework-text'}" in out
+    ok = pdm(["stack", "run", "--spec", str(stack), "app-echo"], obj=project)
+    assert ok.exit_code == 0 and "args []" in capfd.readouterr().out
+
+
+def test_run_explains_unknown_and_unbuilt_apps(stack: Path, pdm: PDMCallable, project: Project) -> None:
+    unknown = pdm(["stack", "run", "--spec", str(stack), "nope"], obj=project)
+    assert (
+        unknown.exit_code == 1 and "no application layer named 'nope' (applications: echo)" in unknown.stderr
+    )
+    unbuilt = pdm(["stack", "run", "--spec", str(stack), "echo"], obj=project)
+    assert unbuilt.exit_code == 1 and "app-echo is not built yet" in unbuilt.stderr
+    assert "Traceback" not in unknown.stderr + unbuilt.stderr
+
+
+NATIVE_STACK = f"""
+[project]
+name = "native"
+version = "0"
+
+[tool.pdm-stack]
+local_runtime = "never"
+find_links = ["{{wheels}}"]
+
+[[tool.venvstacks.runtimes]]
+name = "rt"
+python_implementation = "cpython@{PYTHON}"
+requirements = []
+platforms = ["linux_x86_64"]
+
+[[tool.venvstacks.frameworks]]
+name = "native-lib"
+runtime = "rt"
+requirements = ["pdmstack-demo-lib"]
+
+[[tool.venvstacks.applications]]
+name = "answer"
+frameworks = ["native-lib"]
+launch_module = "answer.py"
+requirements = ["pdmstack-demo-ext"]
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="RUNPATH linking is implemented for Linux")
+def test_extension_in_app_loads_shared_library_of_framework(
+    tmp_path: Path,
+    pdm_install: Path,
+    native_wheels: Path,
+    pdm: PDMCallable,
+    project: Project,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    root = tmp_path / "native"
+    root.mkdir()
+    (root / "answer.py").write_text("import demo_ext, demo_lib\nprint('answer', demo_ext.answer())\n")
+    spec = root / "pyproject.toml"
+    spec.write_text(NATIVE_STACK.format(wheels=native_wheels.as_posix()))
+    pdm(["stack", "build", "--lock", "--spec", str(spec)], obj=project, strict=True)
+    app = root / "_build" / "app-answer"
+    # The library lives only in the framework layer; the app layer has just the extension.
+    assert not list(app.rglob("libdemo.so")) and list(
+        (root / "_build" / "framework-native-lib").rglob("libdemo.so")
+    )
+    capfd.readouterr()
+    result = pdm(["stack", "run", "--spec", str(spec), "answer"], obj=project)
+    captured = capfd.readouterr()
+    assert result.exit_code == 0, captured.err
+    assert "answer 42" in captured.out

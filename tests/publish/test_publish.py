@@ -1,0 +1,306 @@
+"""Publishing a stack: metadata, build numbers, skipping unchanged layers, dry runs, naming."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pdm_stack.build.records import BuildRecord
+from pdm_stack.errors import StackError
+from pdm_stack.lock.layer import LockPaths
+from pdm_stack.lock.pylock import LayerLock
+from pdm_stack.lock.stack_lock import LockedLayer
+from pdm_stack.publish.layers import PublishLayer, plan_layers
+from pdm_stack.publish.publish import PublishOptions, PublishResult, lock_time, publish_layers
+from pdm_stack.reporting import PlainReporter
+from pdm_stack.spec.model import LayerKind
+from pdm_stack.stack import open_stack
+from tests.fixtures.runtimes import clean_env, copy_runtime
+from tests.fixtures.specs import SpecWriter
+from tests.publish.fake_layers import APP, FRAMEWORK, RUNTIME, SITE, publish_layers_of
+
+PLATFORM = "linux_x86_64"
+
+
+def run(build: Path, out: Path, log: list[str] | None = None, **options: Any) -> list[PublishResult]:
+    reporter = _ListReporter(log if log is not None else [])
+    return publish_layers(
+        publish_layers_of(build), PublishOptions(out, target_platform=PLATFORM, **options), reporter
+    )
+
+
+class _ListReporter(PlainReporter):
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__(verbosity=1)
+        self.lines = lines
+
+    def _write(self, line: str) -> None:
+        self.lines.append(line)
+
+
+def meta(out: Path, kind: str, name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((out / "__venvstacks__" / kind / f"{name}.json").read_text())
+    return data
+
+
+def test_metadata_describes_each_archive(build: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    results = run(build, out)
+    assert [r.outcome for r in results] == ["published"] * 3
+    app = meta(out, "applications", APP)
+    archive = out / "app-demo.tar.gz"
+    assert app == {
+        "layer_name": APP,
+        "layer_kind": "application",
+        "install_target": APP,
+        "requirements_hash": "sha256:" + "3" * 64,
+        "lock_version": 1,
+        "locked_at": "2025-03-01T12:00:00+00:00",
+        "runtime_layer": RUNTIME,
+        "python_implementation": "cpython@3.11.9",
+        "bound_to_implementation": f"../{RUNTIME}/bin/python3",
+        "required_layers": [FRAMEWORK],
+        "app_launch_module": "demo_app",
+        "app_launch_module_hash": "sha256:"
+        + hashlib.sha256((build / APP / SITE / "demo_app.py").read_bytes()).hexdigest(),
+        "archive_build": 1,
+        "archive_name": "app-demo.tar.gz",
+        "archive_format": "tar.gz",
+        "target_platform": PLATFORM,
+        "archive_size": archive.stat().st_size,
+        "archive_hashes": {"sha256": hashlib.sha256(archive.read_bytes()).hexdigest()},
+    }
+    runtime = meta(out, "runtimes", RUNTIME)
+    assert runtime["bound_to_implementation"] == "bin/python3"
+    assert runtime["required_layers"] == []
+    assert "app_launch_module" not in runtime
+    assert meta(out, "frameworks", FRAMEWORK)["layer_kind"] == "framework"
+
+    combined = json.loads((out / "__venvstacks__" / "venvstacks.json").read_text())
+    assert combined == {
+        "layers": {
+            "runtimes": [runtime],
+            "frameworks": [meta(out, "frameworks", FRAMEWORK)],
+            "applications": [app],
+        }
+    }
+    deployer = out / "deploy_stack.py"
+    assert deployer.is_file() and os.access(deployer, os.X_OK)
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        ["__venvstacks__", "deploy_stack.py", "app-demo.tar.gz", "framework-fw.tar.gz", "cpython-3.11.tar.gz"]
+    )
+
+
+def test_dry_run_writes_nothing(build: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    state = build / ".pdm-stack"
+    log: list[str] = []
+    results = run(build, out, log, dry_run=True, tag_outputs=True)
+    assert [r.outcome for r in results] == ["would publish"] * 3
+    assert results[1].archive == out / f"{FRAMEWORK}-{PLATFORM}-1.tar.gz"
+    assert not out.exists() and not state.exists()
+    assert any(f"{FRAMEWORK}: would publish {FRAMEWORK}-{PLATFORM}-1.tar.gz" in line for line in log)
+
+    run(build, out)
+    log.clear()
+    assert [r.outcome for r in run(build, out, log, dry_run=True)] == ["would skip"] * 3
+    assert any("would skip" in line for line in log)
+
+
+def test_unchanged_layers_are_skipped_and_keep_their_build(build: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    run(build, out)
+    archive = out / "framework-fw.tar.gz"
+    stamp = archive.stat().st_mtime_ns
+    log: list[str] = []
+    results = run(build, out, log)
+    assert [r.outcome for r in results] == ["skipped"] * 3
+    assert archive.stat().st_mtime_ns == stamp
+    assert any("framework-fw: unchanged since the last publish, skipped" in line for line in log)
+    assert meta(out, "frameworks", FRAMEWORK)["archive_build"] == 1
+
+    # --force rewrites the archive; same bytes, so the build number stays.
+    results = run(build, out, force=True)
+    assert [r.outcome for r in results] == ["unchanged"] * 3
+    assert meta(out, "frameworks", FRAMEWORK)["archive_build"] == 1
+
+    # A rebuild that only touched file times is archived again, with the same bytes and build.
+    for path in (build / FRAMEWORK).rglob("*"):
+        os.utime(path, (2_000_000, 2_000_000), follow_symlinks=False)
+    outcomes = {r.layer.env_name: r.outcome for r in run(build, out)}
+    assert outcomes == {RUNTIME: "skipped", FRAMEWORK: "unchanged", APP: "skipped"}
+
+
+def test_changed_content_bumps_the_build_number(build: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    run(build, out, tag_outputs=True)
+    first = out / f"{FRAMEWORK}-{PLATFORM}-1.tar.gz"
+    assert first.is_file()
+    (build / FRAMEWORK / SITE / "fwpkg" / "__init__.py").write_text("VALUE = 43\n")
+    outcomes = {r.layer.env_name: r.outcome for r in run(build, out, tag_outputs=True)}
+    assert outcomes == {RUNTIME: "skipped", FRAMEWORK: "published", APP: "skipped"}
+    data = meta(out, "frameworks", FRAMEWORK)
+    assert data["archive_build"] == 2
+    assert data["archive_name"] == f"{FRAMEWORK}-{PLATFORM}-2.tar.gz"
+    second = out / data["archive_name"]
+    assert data["archive_hashes"]["sha256"] == hashlib.sha256(second.read_bytes()).hexdigest()
+    assert meta(out, "runtimes", RUNTIME)["archive_build"] == 1
+    combined = json.loads((out / "__venvstacks__" / "venvstacks.json").read_text())
+    assert combined["layers"]["frameworks"] == [data]
+
+
+def test_a_deleted_archive_is_written_again(build: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    run(build, out)
+    (out / "app-demo.tar.gz").unlink()
+    outcomes = [r.outcome for r in run(build, out)]
+    assert outcomes == ["skipped", "skipped", "unchanged"]
+    assert (out / "app-demo.tar.gz").is_file()
+
+
+def test_lock_time_is_the_member_time() -> None:
+    assert lock_time("2025-03-01T12:00:00Z", layer="x") == 1740830400
+    assert lock_time("2025-03-01T12:00:00", layer="x") == 1740830400  # naive means UTC
+    assert lock_time("2025-03-01", layer="x") == 1740787200
+
+
+def test_real_runtime_archives_reproducibly_and_runs_unpacked(
+    relocatable_runtime: Path, tmp_path: Path
+) -> None:
+    """The runtime layer too: two copies in different places give the same archive bytes."""
+    archives = []
+    for number, place in enumerate(("first/_build", "second/nested/_build")):
+        folder = copy_runtime(relocatable_runtime, tmp_path / place / RUNTIME)
+        (folder / "share/venv/metadata").mkdir(parents=True)
+        (folder / "share/venv/metadata/venvstacks_layer.json").write_text(
+            json.dumps({"py_version": "3.11.0", "site_dir": "lib/python3.11/site-packages"})
+        )
+        # Bytecode from running it, as a build leaves behind: must not ship.
+        subprocess.run([folder / "bin/python3", "-c", "import json, email"], env=clean_env(), check=True)
+        if number:
+            for path in folder.rglob("*"):
+                os.utime(path, (1_500_000_000, 1_500_000_000), follow_symlinks=False)
+        layer = PublishLayer(
+            kind=LayerKind.RUNTIME,
+            env_name=RUNTIME,
+            install_target=RUNTIME,
+            folder=folder,
+            lock_version=1,
+            locked_at="2025-03-01T12:00:00+00:00",
+            requirements_hash="sha256:" + "0" * 64,
+            runtime_target=RUNTIME,
+            required_layers=(),
+            python_implementation="cpython@3.11.0",
+        )
+        out = tmp_path / f"out{number}"
+        results = publish_layers([layer], PublishOptions(out, workers=number + 1), PlainReporter())
+        archives.append(results[0].archive)
+    assert archives[0].read_bytes() == archives[1].read_bytes()
+
+    target = tmp_path / "deployed"
+    with tarfile.open(archives[0], "r:gz") as tar:
+        names = tar.getnames()
+        tar.extractall(target, filter="tar")
+    assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
+    probe = subprocess.run(
+        [target / RUNTIME / "bin/python3", "-c", "import sys, ssl; print(sys.prefix)"],
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        check=True,
+    )
+    assert Path(probe.stdout.strip()) == target / RUNTIME
+    assert str(tmp_path / "first").encode() not in archives[0].read_bytes()
+
+
+def test_core_publish_imports_no_pdm() -> None:
+    script = (
+        "import sys, pdm_stack.publish\n"
+        "print(','.join(sorted(m for m in sys.modules if m.split('.')[0] in {'pdm', 'hatchling'})))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == ""
+
+
+def test_a_bad_lock_time_is_a_user_error(build: Path, tmp_path: Path) -> None:
+    layers = publish_layers_of(build)
+    broken = dataclasses.replace(layers[0], locked_at="yesterday")
+    with pytest.raises(StackError, match="not an ISO time") as caught:
+        publish_layers([broken], PublishOptions(tmp_path / "out"), PlainReporter())
+    assert caught.value.layer == RUNTIME
+    assert list((tmp_path / "out").glob("*.tar.gz")) == []
+
+
+def locked(env_name: str, install_target: str | None = None, version: int = 1) -> LockedLayer:
+    lock = LayerLock(env_name, "3.11", (PLATFORM,), ())
+    meta = {
+        "lock_version": version,
+        "locked_at": "2025-03-01T12:00:00+00:00",
+        "requirements_hash": "sha256:0",
+    }
+    paths = LockPaths.of(Path("/nowhere"), env_name)
+    return LockedLayer(env_name, lock, meta, paths, install_target or env_name)
+
+
+STACK = """
+[[tool.venvstacks.frameworks]]
+name = "fw"
+runtime = "cpython-3.11"
+requirements = []
+
+[[tool.venvstacks.applications]]
+name = "demo"
+frameworks = ["fw"]
+launch_module = "demo_app.py"
+requirements = []
+"""
+
+
+def test_plan_layers_gathers_graph_lock_and_build_facts(build: Path, write_spec: SpecWriter) -> None:
+    spec = write_spec(STACK)
+    (spec.parent / "demo_app.py").write_text("print('demo app')\n")
+    stack = open_stack(spec)
+    locks = {name: locked(name) for name in (RUNTIME, FRAMEWORK, APP)}
+    for name in locks:
+        BuildRecord(name, "sha256:x", True, install_target=name, requirements_hash="sha256:0").write(build)
+    planned = plan_layers(stack.graph, list(stack.graph), locks, build, keep_console_scripts=lambda _: True)
+    runtime, framework, app = planned
+    assert (runtime.kind, runtime.runtime_target, runtime.required_layers) == (LayerKind.RUNTIME, RUNTIME, ())
+    assert runtime.python_implementation == "cpython@3.11.9"  # the version comes from the build
+    assert (framework.folder, framework.required_layers) == (build / FRAMEWORK, ())
+    assert (app.required_layers, app.launch_module) == ((FRAMEWORK,), "demo_app")
+    assert (framework.keep_console_scripts, app.keep_console_scripts) == (False, True)  # apps only
+
+    # A layer built from another lock than the current one would ship the wrong packages.
+    BuildRecord(APP, "sha256:x", True, install_target=APP, requirements_hash="sha256:old").write(build)
+    with pytest.raises(StackError, match=r"built from an older lock: app-demo; run 'pdm stack build'"):
+        plan_layers(stack.graph, list(stack.graph), locks, build)
+
+    # A versioned framework lives in "<env name>@<lock version>", which was not built.
+    locks[FRAMEWORK] = locked(FRAMEWORK, f"{FRAMEWORK}@2", 2)
+    with pytest.raises(StackError, match=r"not built: framework-fw@2 .*run 'pdm stack build'"):
+        plan_layers(stack.graph, list(stack.graph), locks, build)
+    del locks[RUNTIME]
+    with pytest.raises(StackError, match="run 'pdm stack lock'"):
+        plan_layers(stack.graph, [stack.graph.layers[0]], locks, build)
+
+
+def test_build_numbers_count_across_formats(build: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    run(build, out, tag_outputs=True)
+    run(build, out, tag_outputs=True, archive_format="tar.zst")
+    assert meta(out, "runtimes", RUNTIME)["archive_name"] == f"{RUNTIME}-{PLATFORM}-2.tar.zst"
+    run(build, out, tag_outputs=True)  # back to gzip: a new number, build 1 is never overwritten
+    assert meta(out, "runtimes", RUNTIME)["archive_name"] == f"{RUNTIME}-{PLATFORM}-3.tar.gz"
+    assert (out / f"{RUNTIME}-{PLATFORM}-1.tar.gz").read_bytes() == (
+        out / f"{RUNTIME}-{PLATFORM}-3.tar.gz"
+    ).read_bytes()
