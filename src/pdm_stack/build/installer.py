@@ -34,18 +34,21 @@ def install_requirements(
     """Install ``requirements`` into the interpreter ``python`` (a runtime or a venv)."""
     if not requirements:
         return
-    command = [
-        uv_binary(),
-        "pip",
-        "install",
-        "--python",
-        str(python),
-        "--only-binary",
-        ":all:",
-        "--break-system-packages",
-        *index_args,
-        *requirements,
-    ]
+    arguments = ["--break-system-packages", *index_args, *requirements]
+    run_uv_install(python, arguments, reporter, label=label, what=", ".join(requirements), env=env)
+
+
+def run_uv_install(
+    python: Path,
+    arguments: Sequence[str],
+    reporter: Reporter,
+    *,
+    label: str,
+    what: str,
+    env: Mapping[str, str] | None = None,
+) -> None:
+    """``uv pip install`` into ``python``, wheels only; a failure is one line naming ``what``."""
+    command = [uv_binary(), "pip", "install", "--python", str(python), "--only-binary", ":all:", *arguments]
     reporter.detail("$ " + " ".join(command))
     result = subprocess.run(
         command,
@@ -55,9 +58,8 @@ def install_requirements(
         check=False,
     )
     if result.returncode != 0:
-        reason = uv_error_summary(result.stderr)
-        reporter.detail(result.stderr)
-        raise StackError(f"installing {', '.join(requirements)} failed: {reason}", layer=label)
+        reporter.detail(mask_credentials(result.stderr))
+        raise StackError(f"installing {what} failed: {uv_error_summary(result.stderr)}", layer=label)
     for line in result.stderr.splitlines():
         reporter.detail(line)
 

@@ -12,13 +12,11 @@ command line (visible in process lists) nor the requirements file carries them.
 
 from __future__ import annotations
 
-import os
-import subprocess
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pdm_stack.build.installer import uv_binary, uv_error_summary
+from pdm_stack.build.installer import run_uv_install
 from pdm_stack.errors import StackError
 
 if TYPE_CHECKING:
@@ -80,36 +78,16 @@ def install_locked(
     with tempfile.TemporaryDirectory(prefix="pdm-stack-install-") as work:
         requirements = Path(work) / "requirements.txt"
         requirements.write_text(text, encoding="utf-8")
-        command = [
-            uv_binary(),
-            "pip",
-            "install",
-            "--python",
-            str(python),
+        arguments = [
             "--no-deps",
             "--require-hashes",
-            "--only-binary",
-            ":all:",
             "--no-python-downloads",
             *(["--break-system-packages"] if system else []),
             *index_args,
             "-r",
             str(requirements),
         ]
-        reporter.detail("$ " + " ".join(command))
-        result = subprocess.run(
-            command,
-            capture_output=True,
-            text=True,
-            env={**os.environ, "UV_PYTHON_DOWNLOADS": "never", **(env or {})},
-            check=False,
+        run_uv_install(
+            python, arguments, reporter, label=label, what=f"{len(pins)} locked package(s)", env=env
         )
-    if result.returncode != 0:
-        reporter.detail(result.stderr)
-        raise StackError(
-            f"installing {len(pins)} locked package(s) failed: {uv_error_summary(result.stderr)}",
-            layer=label,
-        )
-    for line in result.stderr.splitlines():
-        reporter.detail(line)
     return pins

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import TYPE_CHECKING
 
@@ -33,6 +34,8 @@ class RunCommand(BaseCommand):
         arguments = list(options.args)
         if arguments[:1] == ["--"]:
             arguments = arguments[1:]
+        # The app's output is what the user asked for: no PDM update notice after it.
+        os.environ["PDM_CHECK_UPDATE"] = "false"
         with user_errors(project):
             stack = open_project_stack(project, options)
             code = run_app(stack, options.app, arguments)
