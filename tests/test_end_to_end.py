@@ -41,7 +41,7 @@ platforms = ["linux_x86_64"]
 [[tool.venvstacks.frameworks]]
 name = "text"
 runtime = "cpython-{PYTHON}"
-requirements = ["six"]
+requirements = ["six", "wheel"]  # wheel: a console script, rewritten at build
 
 [[tool.venvstacks.applications]]
 name = "facts"

@@ -26,11 +26,19 @@ class PackageIndex:
     verify_ssl: bool = True
     #: Only for distributions pinned to it with ``package_indexes`` (uv's ``explicit = true``).
     explicit: bool = False
+    #: What lock hashes record instead of the URL, e.g. a project folder's path relative to the
+    #: project, so a checkout in another place does not make every lock stale.
+    identity: str | None = None
 
     @property
     def public_url(self) -> str:
         """The URL without credentials, safe for messages, locks and metadata."""
         return strip_credentials(self.url)
+
+    @property
+    def lock_identity(self) -> str:
+        """How lock hashes see the index's location (never with credentials)."""
+        return self.identity or self.public_url
 
 
 def strip_credentials(url: str, *, mask: bool = False) -> str:
@@ -67,25 +75,31 @@ def split_indexes(
 ) -> tuple[list[PackageIndex], list[PackageIndex]]:
     """``(general, pinned)``: the order uv searches for any package, and the indexes kept for pins.
 
-    ``priority`` names move to the front of the search order. ``explicit`` names (the targets of
-    ``package_indexes``) are only used for the distributions pinned to them, so a special-purpose
-    index (a PyTorch CPU index, a private mirror) never leaks other packages into the lock.
+    ``priority`` names move to the front of the search order; otherwise the index named ``pypi``
+    is searched last (uv's default index), after the project's own indexes. ``explicit`` names
+    (the targets of ``package_indexes``) are only used for the distributions pinned to them, so a
+    special-purpose index (a PyTorch CPU index, a private mirror) never leaks other packages into
+    the lock.
     """
     explicit_names = set(explicit)
     rank = {name: position for position, name in enumerate(priority)}
     general = [index for index in indexes if index.name not in explicit_names and not index.explicit]
-    general.sort(key=lambda index: rank.get(index.name, len(rank)))
+    general.sort(
+        key=lambda index: (rank.get(index.name, len(rank)), index.name == "pypi" and index.name not in rank)
+    )
     pinned = [index for index in indexes if index.name in explicit_names]
     return general, pinned
 
 
 def uv_index_environment(
-    indexes: Sequence[PackageIndex], *, pinned: Sequence[PackageIndex] = ()
+    indexes: Sequence[PackageIndex], *, pinned: Sequence[PackageIndex] = (), ordered: bool = False
 ) -> dict[str, str]:
     """Environment variables that make uv search ``indexes`` in order (find-links too).
 
-    The first regular index named ``pypi`` (else the last one) is uv's default index; the others
-    come before it in ``UV_INDEX``, highest priority first. ``pinned`` indexes are declared in
+    The last regular index is uv's default index; the others come before it in ``UV_INDEX``,
+    highest priority first. Unless ``indexes`` is already in search order (``ordered``, as
+    :func:`split_indexes` returns it), the index named ``pypi`` is moved last, after the
+    project's own indexes. ``pinned`` indexes are declared in
     uv's input file without credentials; their credentials travel here as
     ``UV_INDEX_<NAME>_USERNAME``/``_PASSWORD``.
     """
@@ -93,9 +107,10 @@ def uv_index_environment(
     regular = [index for index in indexes if index.kind != "find_links"]
     links = [index for index in indexes if index.kind == "find_links"]
     if regular:
-        default = next((index for index in regular if index.name == "pypi"), regular[-1])
+        if not ordered:
+            regular.sort(key=lambda index: index.name == "pypi")
+        *others, default = regular
         env["UV_DEFAULT_INDEX"] = _named(default)
-        others = [index for index in regular if index is not default]
         if others:
             env["UV_INDEX"] = " ".join(_named(index) for index in others)
     if links:

@@ -32,7 +32,8 @@ class LayerStatus:
 def layer_status(stack: Stack, layer: Layer, locked: LockedLayer | None = None) -> LayerStatus:
     """The layer's build state; ``locked`` (its valid lock, if known) names its install target.
 
-    ``built`` means complete (swapped into place) and recorded, for the current install target.
+    ``built`` means complete (swapped into place) and recorded, for the current install target
+    and, when the lock is known, from that lock (a build of an older lock is not its build).
     Without a lock, a versioned layer reports the folder of its last build, if any.
     """
     build_dir = stack.settings.build_dir
@@ -47,5 +48,7 @@ def layer_status(stack: Stack, layer: Layer, locked: LockedLayer | None = None) 
         lock_file=None,
         lock_valid=False,
         build_dir=build_dir / folder if folder else None,
-        built=record is not None and record.folder == folder,
+        built=record is not None
+        and record.folder == folder
+        and (locked is None or record.requirements_hash == locked.requirements_hash),
     )

@@ -180,11 +180,13 @@ def test_failed_build_keeps_the_previous_one(
     pdm(["stack", "lock", "--spec", str(spec)], obj=project, strict=True)
     (wheels / "pdmstack_demo-2.0-py3-none-any.whl").unlink()
 
-    result = pdm(["stack", "build", "--spec", str(spec)], obj=project)
+    # A cold uv cache: the lost wheel cannot come from the copy uv kept while locking.
+    cold = {"UV_CACHE_DIR": str(tmp_path / "cold-cache")}
+    result = pdm(["stack", "build", "--spec", str(spec)], obj=project, env=cold)
 
     assert result.exit_code == 1
     assert "Traceback" not in result.stderr
-    assert "runtime 'cpython-3.11'" in result.stderr and "pdmstack-demo" in result.stderr
+    assert "runtime 'cpython-3.11'" in result.stderr and "pdmstack" in result.stderr
     assert record(spec) == before
     facts = runtime_facts(spec.parent / "_build" / "cpython-3.11")
     assert facts["version"].startswith(VERSION)

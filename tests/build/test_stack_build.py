@@ -397,3 +397,51 @@ def test_build_killed_during_install_leaves_the_old_layer(
     assert not stale.exists()
     result = run(project.build / "app-app" / "bin" / "python", "-c", "import six; print(six.__file__)")
     assert result.stdout.strip() == str(project.build / "framework-a" / SITE / "six.py"), result.stderr
+
+
+def test_ctrl_c_during_install_removes_the_staging_folder_and_says_what_is_kept(
+    diamond: Project, tmp_path: Path, silent_index: str
+) -> None:
+    project = copy_project(diamond, tmp_path / "interrupted")
+    before = snapshot(project.build)
+    locks = diamond_locks()
+    locks["framework-a"] = as_locked(
+        uv_lock("framework-a", [SIX], tmp_path / "req", [empty_lock("cpython-3.11")])
+    )
+    install = InstallOptions(env=(("UV_DEFAULT_INDEX", silent_index), ("NO_PROXY", "127.0.0.1")))
+    payload = tmp_path / "payload.pickle"
+    data = (project.root / "pyproject.toml", ["framework-a"], project.settings, locks, install)
+    payload.write_bytes(pickle.dumps(data))
+    proc = subprocess.Popen(
+        [sys.executable, "-c", KILLED_BUILD, str(payload)],
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        start_new_session=True,
+    )
+    assert proc.stderr is not None
+    try:
+        for line in proc.stderr:
+            if "framework-a: installing 1 package(s)" in line:
+                break
+        time.sleep(0.3)
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+        stderr = proc.stderr.read()
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode != 0
+    assert "WARNING: framework-a: build interrupted, its previous build is kept" in stderr
+    assert not [p.name for p in project.build.iterdir() if ".staging-" in p.name]
+    assert snapshot(project.build) == before
+
+
+def test_show_does_not_call_a_build_of_an_older_lock_built(diamond: Project, tmp_path: Path) -> None:
+    project = copy_project(diamond, tmp_path / "relocked")
+    layer = project.stack.graph.by_env_name("framework-a")
+    assert layer_status(project.stack, layer, as_locked(empty_lock("framework-a"))).built
+    relocked = empty_lock("framework-a", [InheritedPackage("x", "1", "cpython-3.11", (PLATFORM,))])
+    status = layer_status(project.stack, layer, as_locked(relocked, 2))
+    assert (status.build_dir, status.built) == (project.build / "framework-a", False)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
 import sys
 import tarfile
 from pathlib import Path
 
 import pytest
 
+from pdm_stack.deploy import standalone
 from pdm_stack.deploy.standalone import DeployError, deploy, extract_layer, open_archive
 from tests.deploy.stack_factory import member, publish_single, write_archive
 
@@ -69,7 +71,7 @@ HOSTILE = {
     ),
     "device": ([member("rt/dev", tarfile.CHRTYPE)], "device, FIFO or other special file"),
     "fifo": ([member("rt/fifo", tarfile.FIFOTYPE)], "device, FIFO or other special file"),
-    "duplicate": ([member("rt/a", data=b"1"), member("rt/a", data=b"2")], "duplicate member"),
+    "duplicate": ([member("rt/a", data=b"1"), member("rt/a", data=b"2")], "clashes with an earlier member"),
 }
 
 
@@ -167,3 +169,85 @@ def test_zstd_without_a_reader_is_a_clear_error(tmp_path: Path, monkeypatch: pyt
         open_archive(archive, "tar.zst"),
     ):
         pass
+
+
+def test_archive_swapped_after_its_check_is_refused_and_never_runs(
+    places: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """TOCTOU: the bytes unpacked must be the bytes whose sha256 was checked."""
+    artifacts, target = places
+    marker = target.parent.parent / "hostile-postinstall-ran"
+    publish_single(artifacts, "rt", [member("rt/", tarfile.DIRTYPE), member("rt/a.txt", data=b"hello")])
+    hostile = artifacts.parent / "hostile.tar.gz"
+    script = f"open({str(marker)!r}, 'w').close()\n".encode()
+    write_archive(hostile, [member("rt/", tarfile.DIRTYPE), member("rt/postinstall.py", data=script)])
+    checked = standalone.check_archive
+
+    def check_then_swap(artifacts_dir: Path, layer: dict[str, object]) -> Path:
+        path = checked(artifacts_dir, layer)
+        hostile.replace(path)  # after the check, before unpacking
+        return path
+
+    monkeypatch.setattr(standalone, "check_archive", check_then_swap)
+    with pytest.raises(DeployError, match=r"rt\.tar\.gz: the archive changed while it was unpacked"):
+        deploy(artifacts, target, **QUIET)
+    assert not marker.exists()
+    assert_nothing_deployed(target)
+
+
+@pytest.mark.parametrize(
+    ("members", "message"),
+    [
+        ([member("rt/" + "n" * 300, data=b"x")], r"'rt/n{300}' cannot be unpacked \(File name too long\)"),
+        (
+            [member("rt/d/", tarfile.DIRTYPE), member("rt/d", tarfile.SYMTYPE, link="..")],
+            r"member 'rt/d' clashes with an earlier member",
+        ),
+        ([member("rt/a", data=b"x"), member("rt/a/b", data=b"y")], r"member 'rt/a/b' clashes with"),
+        ([member("rt/l", tarfile.SYMTYPE, link="")], r"symlink 'rt/l' has an empty target"),
+    ],
+)
+def test_unwritable_or_clashing_members_name_the_member(
+    members: list[tuple[tarfile.TarInfo, bytes | None]], message: str, places: tuple[Path, Path]
+) -> None:
+    artifacts, target = places
+    publish_single(artifacts, "rt", [member("rt/", tarfile.DIRTYPE), *members])
+    with pytest.raises(DeployError, match=message):
+        deploy(artifacts, target, **QUIET)
+    assert_nothing_deployed(target)
+
+
+@pytest.mark.parametrize(
+    "interpreter", ["../../../outside/evil", "/bin/sh", "bin/../../../../outside/evil", "bin\\python3"]
+)
+def test_runtime_interpreter_outside_its_layer_is_refused_before_anything_runs(
+    interpreter: str, places: tuple[Path, Path]
+) -> None:
+    """Tampered metadata must not make the deployer run a program outside the runtime layer."""
+    artifacts, target = places
+    marker = target.parent.parent / "evil-ran"
+    evil = target.parent.parent / "outside/evil"
+    evil.parent.mkdir(parents=True)
+    evil.write_text(f"#!/bin/sh\ntouch {marker}\n")
+    evil.chmod(0o755)
+    members = [member("rt/", tarfile.DIRTYPE), member("rt/postinstall.py", data=b"")]
+    data = publish_single(artifacts, "rt", members)
+    data["bound_to_implementation"] = interpreter
+    (artifacts / "__venvstacks__/venvstacks.json").write_text(json.dumps({"layers": {"runtimes": [data]}}))
+    with pytest.raises(DeployError, match="field 'bound_to_implementation' must be a relative path inside"):
+        deploy(artifacts, target, **QUIET)
+    assert not marker.exists()
+    assert not target.exists()
+
+
+def test_runtime_layer_must_name_a_runtime(tmp_path: Path) -> None:
+    artifacts = tmp_path / "artifacts"
+    data = publish_single(artifacts, "rt", [member("rt/", tarfile.DIRTYPE)])
+    app = dict(data, layer_name="app", install_target="app", layer_kind="application", runtime_layer="fw")
+    framework = dict(data, layer_name="fw", install_target="fw", layer_kind="framework")
+    framework["bound_to_implementation"] = "../../outside/evil"
+    layers = {"runtimes": [data], "frameworks": [framework], "applications": [app]}
+    (artifacts / "__venvstacks__/venvstacks.json").write_text(json.dumps({"layers": layers}))
+    with pytest.raises(DeployError, match="app: its runtime_layer 'fw' is not a runtime layer"):
+        deploy(artifacts, tmp_path / "target", **QUIET)
+    assert not (tmp_path / "target").exists()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pdm_stack.deploy.standalone import DeployError, deploy, read_records
+from pdm_stack.deploy.standalone import DeployError, deploy, read_records, select_layers
 from tests.deploy.stack_factory import (
     APP,
     FRAMEWORK,
@@ -206,3 +206,50 @@ def test_deployer_and_postinstall_run_on_python_3_9(artifacts: Path, tmp_path: P
     )
     assert rerun.returncode == 0, rerun.stderr
     assert rerun.stdout.strip() == f"{FRAMEWORK}: compiled bytecode"
+
+
+def test_a_short_name_shared_by_a_framework_and_an_app_is_ambiguous() -> None:
+    def layer(name: str, kind: str, required: list[str]) -> dict[str, object]:
+        return {
+            "install_target": name,
+            "layer_name": name,
+            "layer_kind": kind,
+            "runtime_layer": "rt",
+            "required_layers": required,
+        }
+
+    published = [
+        layer("rt", "runtime", []),
+        layer("framework-stats", "framework", []),
+        layer("app-stats", "application", ["framework-stats"]),
+    ]
+    ambiguous = r"'stats' names several published layers \(framework-stats, app-stats\)"
+    with pytest.raises(DeployError, match=ambiguous):
+        select_layers(published, ["stats"])
+    framework_only = select_layers(published, ["framework-stats"])
+    assert [x["install_target"] for x in framework_only] == ["rt", "framework-stats"]
+    assert [x["install_target"] for x in select_layers(published, apps=["stats"])] == [
+        "rt",
+        "framework-stats",
+        "app-stats",
+    ]
+
+
+def test_next_deployment_repairs_a_killed_swap_and_keeps_the_users_folders(
+    artifacts: Path, deployed_template: Path, tmp_path: Path
+) -> None:
+    target = copy_deployment(deployed_template, tmp_path / "target")
+    parked = target / f".{APP}.old-k1ll3d_0"
+    parked.mkdir()
+    (target / APP).rename(parked / "layer")  # killed between the two renames of a swap
+    (target / f".{APP}.new-zz9_abc1").mkdir()  # and its unpacked replacement left behind
+    mine = target / ".notes.old-backup"
+    mine.mkdir()
+    (mine / "todo.txt").write_text("keep me")
+
+    assert deploy(artifacts, target, apps=["demo"], **QUIET)[-1] == (APP, "deployed")
+    run_app(target)
+    assert sorted(path.name for path in target.iterdir() if path.name.startswith(".")) == [
+        ".notes.old-backup"
+    ]
+    assert (mine / "todo.txt").read_text() == "keep me"

@@ -128,3 +128,15 @@ def test_run_postinstall_handles_already_unpacked_layers_runtime_first(
     shutil.rmtree(target / RUNTIME)
     with pytest.raises(DeployError, match=f"{FRAMEWORK}: runtime interpreter .* is missing"):
         run_postinstall(target, [FRAMEWORK])
+
+
+def test_output_at_interpreter_startup_does_not_break_the_self_check(
+    deployed_template: Path, tmp_path: Path
+) -> None:
+    target = copy_deployment(deployed_template, tmp_path / "stack")
+    site = target / FRAMEWORK / f"lib/python{PY}/site-packages"
+    chatty = 'import sys; sys.stdout.write(\'{"prefix": "/elsewhere"} no newline\')\n'
+    (site / "chatty.pth").write_text(chatty)
+    result = postinstall(target / FRAMEWORK, target / RUNTIME / "bin/python3")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"{FRAMEWORK}: compiled bytecode"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 import pytest
@@ -107,3 +108,47 @@ def test_pdm_deploy_and_verify_commands(
 
     with pytest.raises(PdmUsageError, match="no published layer named 'nope'"):
         run_command(DeployCommand, project, str(artifacts), str(target), "--layer", "nope")
+
+
+def test_launch_modules_that_print_exit_or_read_input_at_import(
+    deployed_template: Path, tmp_path: Path
+) -> None:
+    """What a script-style launch module does at import never crashes or hangs verify."""
+    target = copy_deployment(deployed_template, tmp_path / "stack")
+    init = target / APP / SITE / "demo_app/__init__.py"
+    original = init.read_text()
+
+    def app_problems(code: str) -> list[str]:
+        init.write_text(original + code)
+        return verify_deployment(target, timeout=10)[2].problems
+
+    # Output without a final newline, or JSON of its own, is not taken for verify's report.
+    assert app_problems('print(\'{"prefix": "/elsewhere"}\', end="")\n') == []
+    # A module that runs the app when imported and exits 0 imported fine; other statuses did not.
+    assert app_problems("import sys\nsys.exit(0)\n") == []
+    assert app_problems("import sys\nsys.exit(3)\n") == [
+        "launch module demo_app does not import: exit status 3"
+    ]
+    assert app_problems("import os\nos._exit(0)\n") == [
+        "launch module demo_app ended the interpreter while it was imported: it cannot be checked"
+    ]
+    # Input it reads at import is empty: verify never waits on the terminal (here: an open pipe).
+    read_end, write_end = os.pipe()
+    saved_stdin = os.dup(0)
+    try:
+        os.dup2(read_end, 0)
+        assert app_problems("import sys\nassert sys.stdin.read() == ''\n") == []
+    finally:
+        os.dup2(saved_stdin, 0)
+        for fd in (saved_stdin, read_end, write_end):
+            os.close(fd)
+
+
+def test_a_damaged_deployment_record_fails_its_layer(deployed_template: Path, tmp_path: Path) -> None:
+    target = copy_deployment(deployed_template, tmp_path / "stack")
+    (target / f"__venvstacks__/deployed/{APP}.json").write_text('{"format": 1, "layer": [')
+    results = verify_deployment(target)
+    assert [(r.install_target, r.ok) for r in results] == [(RUNTIME, True), (FRAMEWORK, True), (APP, False)]
+    assert describe(results[2]) == [
+        f"{APP}: FAILED (its deployment record __venvstacks__/deployed/{APP}.json is unreadable or damaged)"
+    ]

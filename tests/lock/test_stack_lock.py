@@ -6,6 +6,7 @@ A fixed ``exclude_newer`` keeps every resolution reproducible whatever PyPI publ
 from __future__ import annotations
 
 import json
+import shutil
 import tomllib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -324,3 +325,25 @@ def test_unreachable_index_is_named_without_a_traceback(
     assert result.exit_code != 0
     assert f"index 'corp' ({unreachable_url}/simple) is unreachable" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_project_wheel_folders_are_recorded_relative_to_the_lock(
+    tmp_path: Path, pdm: PDMCallable, project: Project
+) -> None:
+    spec = write_stack(tmp_path / "one", two='"pdmstack-local"')
+    make_pure_wheel(spec.parent / "wheels", "pdmstack-local", "1.0")
+    spec.write_text(
+        spec.read_text().replace("[tool.pdm-stack]\n", '[tool.pdm-stack]\nfind_links = ["wheels"]\n')
+    )
+    lock(pdm, project, spec)
+    local = next(p for p in pylock(spec, "app-two")["packages"] if p["name"] == "pdmstack-local")
+    assert local["wheels"][0]["path"] == "../../wheels/pdmstack_local-1.0-py3-none-any.whl"
+    assert "url" not in local["wheels"][0]
+    assert (
+        str(tmp_path).encode()
+        not in (spec.parent / "requirements" / "app-two" / "pylock.app-two.toml").read_bytes()
+    )
+    # The same project checked out elsewhere: its locks are valid there as they are.
+    other = tmp_path / "elsewhere" / "two"
+    shutil.copytree(spec.parent, other)
+    pdm(["stack", "lock", "--check", "--spec", str(other / "pyproject.toml")], obj=project, strict=True)

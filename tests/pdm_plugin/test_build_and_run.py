@@ -6,15 +6,21 @@ packages are real wheels from PyPI or wheels built by the test.
 
 from __future__ import annotations
 
+import hashlib
+import shutil
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
+from tests.fixtures.pure_wheels import make_pure_wheel
+
 if TYPE_CHECKING:
     from pdm.project import Project
     from pdm.pytest import PDMCallable
+
+    from tests.fixtures.http_server import LocalHTTPServer
 
 PYTHON = f"{sys.version_info[0]}.{sys.version_info[1]}"
 
@@ -160,3 +166,57 @@ def test_extension_in_app_loads_shared_library_of_framework(
     captured = capfd.readouterr()
     assert result.exit_code == 0, captured.err
     assert "answer 42" in captured.out
+
+
+def test_ctrl_c_during_build_is_a_message_and_status_130_not_a_traceback(
+    stack: Path, pdm: PDMCallable, project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pdm(["stack", "lock", "--spec", str(stack)], obj=project, strict=True)
+
+    def ctrl_c(*args: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("pdm_stack.build.venv_layer.check_started", ctrl_c)
+    result = pdm(["stack", "build", "--spec", str(stack)], obj=project)
+    assert result.exit_code == 130
+    assert "Traceback" not in result.stderr and "KeyboardInterrupt" not in result.stderr
+    assert "framework-text: build interrupted, not built" in result.stderr
+    assert "Interrupted: the build stopped; no half-built layer was left" in result.stderr
+    assert not [p.name for p in (stack.parent / "_build").iterdir() if ".staging-" in p.name]
+
+
+def _simple_index(root: Path, wheels: list[Path]) -> None:
+    """A PEP 503 index of ``wheels`` under ``root/simple`` (files under ``root/files``)."""
+    files = root / "files"
+    files.mkdir(parents=True, exist_ok=True)
+    for wheel in wheels:
+        project = wheel.name.split("-")[0].replace("_", "-").lower()
+        digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+        shutil.copy(wheel, files / wheel.name)
+        page = root / "simple" / project / "index.html"
+        page.parent.mkdir(parents=True, exist_ok=True)
+        page.write_text(f'<a href="../../files/{wheel.name}#sha256={digest}">{wheel.name}</a>\n')
+
+
+def test_build_installs_locked_files_when_a_pinned_index_also_mirrors_other_packages(
+    stack: Path, tmp_path: Path, http_server: LocalHTTPServer, pdm: PDMCallable, project: Project
+) -> None:
+    # A special-purpose index (think PyTorch's CPU index) serves the pinned package, and its own
+    # build of idna 3.10, which differs from PyPI's file that the lock chose.
+    made = tmp_path / "made"
+    _simple_index(
+        http_server.root,
+        [make_pure_wheel(made, "pdmstack-cpu", "1.0"), make_pure_wheel(made, "idna", "3.10")],
+    )
+    spec = stack.read_text().replace('exclude_newer = "2025-06-01"\n', "")
+    spec = spec.replace(
+        'launch_module = "echo.py"\nrequirements = []',
+        'launch_module = "echo.py"\nrequirements = ["idna==3.10", "pdmstack-cpu"]\n'
+        'package_indexes = { pdmstack-cpu = "cpu" }',
+    )
+    spec += f'\n[[tool.uv.index]]\nname = "cpu"\nurl = "{http_server.url}/simple"\nexplicit = true\n'
+    stack.write_text(spec)
+    pdm(["stack", "build", "--lock", "--spec", str(stack)], obj=project, strict=True)
+    site = stack.parent / "_build" / "app-echo" / "lib" / f"python{PYTHON}" / "site-packages"
+    assert (site / "pdmstack_cpu.py").is_file()
+    assert (site / "idna" / "__init__.py").is_file()  # PyPI's idna, not the index's one-file build

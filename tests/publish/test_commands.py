@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import pytest
+
 from tests.fixtures.runtimes import clean_env
 
 if TYPE_CHECKING:
@@ -76,3 +78,20 @@ def test_publish_and_export_a_locked_built_stack(pdm: PDMCallable, project: Proj
         check=True,
     )
     assert Path(probe.stdout.strip()) == exported
+
+
+def test_ctrl_c_during_publish_or_export_is_a_message_and_status_130(
+    pdm: PDMCallable, project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = write_stack(tmp_path / "stack")
+
+    def ctrl_c(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    for module in ("publish", "export"):
+        monkeypatch.setattr(f"pdm_stack.pdm_plugin.{module}.built_layers", lambda *args: [])
+        monkeypatch.setattr(f"pdm_stack.pdm_plugin.{module}.{module}_layers", ctrl_c)
+        result = pdm(["stack", module, "--spec", str(spec)], obj=project)
+        assert result.exit_code == 130, result.stderr
+        assert "Traceback" not in result.stderr and "KeyboardInterrupt" not in result.stderr
+        assert "Interrupted:" in result.stderr

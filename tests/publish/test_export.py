@@ -127,3 +127,24 @@ def _write_config(layer: Path, config: dict[str, object]) -> None:
     path = layer / "share/venv/metadata/venvstacks_layer.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(config, indent=2))
+
+
+def _tree(folder: Path) -> list[tuple[str, int]]:
+    return sorted((p.relative_to(folder).as_posix(), p.lstat().st_ino) for p in folder.rglob("*"))
+
+
+@pytest.mark.parametrize("where", ["build folder", "inside a layer"])
+def test_export_or_publish_into_the_build_is_refused(build: Path, tmp_path: Path, where: str) -> None:
+    """Exporting into the build folder would replace every built layer with its copy."""
+    from pdm_stack.errors import StackError
+    from pdm_stack.publish.publish import PublishOptions, publish_layers
+
+    before = _tree(build)
+    target = build if where == "build folder" else build / FRAMEWORK / "out"
+    with pytest.raises(StackError, match=r"build folder|inside the built layer"):
+        export_layers(publish_layers_of(build), target, NullReporter(), postinstall=False)
+    if where == "inside a layer":
+        with pytest.raises(StackError, match="inside the built layer") as caught:
+            publish_layers(publish_layers_of(build), PublishOptions(target), NullReporter())
+        assert caught.value.layer == FRAMEWORK
+    assert _tree(build) == before

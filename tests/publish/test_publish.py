@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import tarfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -304,3 +305,96 @@ def test_build_numbers_count_across_formats(build: Path, tmp_path: Path) -> None
     assert (out / f"{RUNTIME}-{PLATFORM}-1.tar.gz").read_bytes() == (
         out / f"{RUNTIME}-{PLATFORM}-3.tar.gz"
     ).read_bytes()
+
+
+def test_published_files_get_the_usual_mode_not_a_private_one(build: Path, tmp_path: Path) -> None:
+    """Archives and metadata are for others to read (a web server, an upload step): not 0600."""
+    out = tmp_path / "out"
+    old = os.umask(0o022)
+    try:
+        run(build, out, tag_outputs=True)
+    finally:
+        os.umask(old)
+    published = [p for p in out.rglob("*") if p.is_file() and p.name != "deploy_stack.py"]
+    assert len(published) == 3 + 4  # archives, per-layer metadata files, venvstacks.json
+    assert {oct(p.stat().st_mode & 0o777) for p in published} == {"0o644"}
+
+
+def test_an_interrupt_drops_queued_compression_instead_of_waiting_for_it(
+    build: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C must not wait for queued chunks (seconds each for xz) to be compressed."""
+    from pdm_stack.publish import compressors
+
+    for layer in (FRAMEWORK, APP):
+        (build / layer / "big.bin").write_bytes(os.urandom(8 << 20))  # 8 chunks each
+    started: list[float] = []
+    original = compressors.ParallelGzip._task
+
+    def slow_task(self: compressors.ParallelGzip, chunk: bytes) -> Any:
+        compress = original(self, chunk)
+
+        def run_slowly() -> bytes:
+            started.append(time.monotonic())
+            time.sleep(0.2)
+            return compress()
+
+        return run_slowly
+
+    monkeypatch.setattr(compressors.ParallelGzip, "_task", slow_task)
+
+    class CtrlC(_ListReporter):
+        interrupted_at = 0.0
+
+        def info(self, message: str) -> None:
+            if message.startswith(RUNTIME):  # the runtime is done, both other layers under way
+                CtrlC.interrupted_at = time.monotonic()
+                raise KeyboardInterrupt
+            super().info(message)
+
+    out = tmp_path / "out"
+    with pytest.raises(KeyboardInterrupt):
+        # One compression thread: one layer's next chunk is always queued behind the other's.
+        publish_layers(
+            publish_layers_of(build),
+            PublishOptions(out, target_platform=PLATFORM, workers=1, layer_jobs=3),
+            CtrlC([]),
+        )
+    assert CtrlC.interrupted_at
+    # Only the chunk being compressed finishes; no queued one is started after the interrupt.
+    assert [t for t in started if t > CtrlC.interrupted_at + 0.05] == []
+    written = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+    assert written == ["__venvstacks__/runtimes/cpython-3.11.json", "cpython-3.11.tar.gz"]  # no partial
+
+
+def test_a_layer_whose_app_modules_changed_since_the_build_is_refused(
+    build: Path, write_spec: SpecWriter
+) -> None:
+    """Publishing must not ship the application code of an older build."""
+    from pdm_stack.build.app_modules import app_module_files
+    from pdm_stack.build.venv_layer import read_lower_build, venv_inputs
+
+    spec = write_spec(STACK)
+    module = spec.parent / "demo_app.py"
+    module.write_text("print('demo app')\n")
+    stack = open_stack(spec)
+    locks = {name: locked(name) for name in (RUNTIME, FRAMEWORK, APP)}
+    for layer in stack.graph:  # records as 'pdm stack build' writes them, lower layers first
+        inputs = "sha256:runtime"
+        if layer.kind is not LayerKind.RUNTIME:
+            lowers = [read_lower_build(build, stack.graph.by_env_name(n)) for n in layer.depends_on]
+            files = app_module_files(layer.spec, spec.parent) if layer.kind is LayerKind.APPLICATION else []
+            inputs = venv_inputs(layer, locks[layer.env_name], lowers, files, PLATFORM)  # type: ignore[arg-type]
+        BuildRecord(
+            layer.env_name, inputs, True, install_target=layer.env_name, requirements_hash="sha256:0"
+        ).write(build)
+
+    def plan() -> list[PublishLayer]:
+        return plan_layers(
+            stack.graph, list(stack.graph), locks, build, spec_root=spec.parent, platform=PLATFORM
+        )
+
+    assert [p.env_name for p in plan()] == [RUNTIME, FRAMEWORK, APP]
+    module.write_text("print('demo app, edited')\n")
+    with pytest.raises(StackError, match=r"changed since the last build .*: app-demo; run 'pdm stack build'"):
+        plan()

@@ -1,20 +1,22 @@
 """Installing exactly a layer's locked packages for one platform, and nothing else.
 
-uv gets every package pinned with the hashes of its locked wheels, ``--no-deps`` (the lock is
-already the complete install set: resolving again could only diverge from it) and
-``--require-hashes`` (a wheel that is not the locked one is refused, whatever the index serves).
-Packages a lower layer provides are never installed: at run time that layer's copy is the one on
-``sys.path``.
+uv installs from a PEP 751 lock of the layer's packages for this platform: the locked wheel files
+themselves (their URLs or lock-relative paths) with their hashes. Nothing is resolved and no index
+is searched, so the build gets the files the lock chose even when several indexes serve the same
+version (a PyTorch CPU index mirroring numpy, a private mirror with its own builds). Packages a
+lower layer provides are never installed: at run time that layer's copy is the one on ``sys.path``.
 
-Index URLs and credentials come from the environment given by the caller only; neither the
-command line (visible in process lists) nor the requirements file carries them.
+Index credentials come from the environment given by the caller only (uv applies them to files
+on the index's host); neither the command line nor the lock file carries them.
 """
 
 from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+import tomlkit
 
 from pdm_stack.build.installer import run_uv_install
 from pdm_stack.errors import StackError
@@ -32,26 +34,36 @@ def packages_for(lock: LayerLock, platform: str) -> list[LockedPackage]:
     return [p for p in lock.packages if platform in p.platforms and p.name not in inherited]
 
 
-def requirements_text(packages: Sequence[LockedPackage], *, label: str | None = None) -> str:
-    """A ``--require-hashes`` requirements file pinning ``packages`` to their locked wheels."""
-    lines = []
+def platform_pylock(
+    packages: Sequence[LockedPackage], lock_dir: Path | None, *, label: str | None = None
+) -> str:
+    """A pylock.toml of ``packages`` with absolute wheel locations, to install from anywhere.
+
+    Wheels stored as paths (local find-links folders of the project) are relative to the lock's
+    folder ``lock_dir``.
+    """
+    doc = tomlkit.document()
+    doc["lock-version"] = "1.0"
+    doc["created-by"] = "pdm-stack"
+    entries = tomlkit.aot()
     for package in packages:
-        hashes = sorted(
-            {
-                f"{algorithm}:{value}"
-                for wheel in package.wheels
-                for algorithm, value in dict(wheel.get("hashes", {})).items()
-            }
-        )
-        if not hashes:
+        wheels = [_absolute(wheel, lock_dir) for wheel in package.wheels if wheel.get("hashes")]
+        if not wheels:
             raise StackError(
                 f"the lock has no wheel with a hash for '{package.name}' {package.version};"
                 " relock the layer (layers are installed from wheels only)",
                 layer=label,
             )
-        options = "".join(f" \\\n    --hash={value}" for value in hashes)
-        lines.append(f"{package.name}=={package.version}{options}")
-    return "\n".join(lines) + "\n"
+        entries.append(tomlkit.item({"name": package.name, "version": package.version, "wheels": wheels}))
+    doc["packages"] = entries
+    return tomlkit.dumps(doc)
+
+
+def _absolute(wheel: Mapping[str, Any], lock_dir: Path | None) -> dict[str, Any]:
+    entry = {key: value for key, value in wheel.items() if key in {"url", "path", "name", "hashes"}}
+    if "path" in entry and lock_dir is not None:
+        entry["url"] = (lock_dir / str(entry.pop("path"))).resolve().as_uri()
+    return entry
 
 
 def install_locked(
@@ -64,6 +76,7 @@ def install_locked(
     index_args: Sequence[str] = (),
     env: Mapping[str, str] | None = None,
     system: bool = False,
+    lock_dir: Path | None = None,
 ) -> list[str]:
     """Install ``lock``'s packages for ``platform`` into the interpreter ``python``.
 
@@ -74,18 +87,17 @@ def install_locked(
     pins = [f"{p.name}=={p.version}" for p in packages]
     if not packages:
         return pins
-    text = requirements_text(packages, label=label)
+    text = platform_pylock(packages, lock_dir, label=label)
     with tempfile.TemporaryDirectory(prefix="pdm-stack-install-") as work:
-        requirements = Path(work) / "requirements.txt"
-        requirements.write_text(text, encoding="utf-8")
+        pylock = Path(work) / "pylock.toml"
+        pylock.write_text(text, encoding="utf-8")
         arguments = [
             "--no-deps",
-            "--require-hashes",
             "--no-python-downloads",
             *(["--break-system-packages"] if system else []),
             *index_args,
             "-r",
-            str(requirements),
+            str(pylock),
         ]
         run_uv_install(
             python, arguments, reporter, label=label, what=f"{len(pins)} locked package(s)", env=env

@@ -139,6 +139,7 @@ def _install(
                 index_args=install.index_args,
                 env=dict(install.env),
                 system=True,
+                lock_dir=locked.paths.folder,
             )
     if not layer.spec.requirements:
         return []

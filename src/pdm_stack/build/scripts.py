@@ -13,6 +13,10 @@ change the copy in uv's cache, and every other environment linked to it).
 
 from __future__ import annotations
 
+import base64
+import csv
+import hashlib
+import io
 import re
 from pathlib import Path
 
@@ -41,7 +45,34 @@ def make_scripts_relocatable(bin_dir: Path, interpreter_dirs: list[Path]) -> lis
             continue
         replace_file(script, TRAMPOLINE.format(python=Path(python).name).encode() + body)
         rewritten.append(script)
+    if rewritten:
+        update_records(bin_dir.parent, rewritten)
     return rewritten
+
+
+def update_records(prefix: Path, changed: list[Path]) -> None:
+    """Give ``changed`` files their new hash and size in the ``RECORD`` of the package owning them.
+
+    The installer recorded the script it wrote, whose shebang named the (staging) build path: left
+    as is, RECORD would carry a build-path-dependent hash into every published archive, and tools
+    that check RECORD would call the rewritten script modified.
+    """
+    wanted = {path.resolve(): path for path in changed}
+    for record in sorted(prefix.glob("lib/python*/site-packages/*.dist-info/RECORD")):
+        site = record.parent.parent
+        rows = list(csv.reader(io.StringIO(record.read_text(encoding="utf-8"))))
+        touched = False
+        for row in rows:
+            if not row or (site / row[0]).resolve() not in wanted:
+                continue
+            data = wanted[(site / row[0]).resolve()].read_bytes()
+            digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+            row[1:3] = [f"sha256={digest}", str(len(data))]
+            touched = True
+        if touched:
+            text = io.StringIO()
+            csv.writer(text, lineterminator="\n").writerows(rows)
+            replace_file(record, text.getvalue().encode("utf-8"))
 
 
 def _split_shebang(data: bytes) -> tuple[str | None, bytes]:

@@ -59,38 +59,61 @@ def build_layers(
         clean_stale_staging(build_dir)
         _check_lower_layers(stack, to_build, locks, build_dir)
         for layer in ordered:
-            if platform not in layer.platforms:
-                reporter.info(f"{layer.env_name}: skipped (not built for {platform})")
-                outcomes[layer.env_name] = "skipped"
-            elif layer.kind is LayerKind.RUNTIME:
-                outcomes[layer.env_name] = build_runtime_layer(
-                    layer,
-                    build_dir,
-                    runtime_settings,
-                    reporter,
-                    clean=clean,
-                    install=install,
-                    locked=locks.get(layer.env_name),
+            try:
+                outcomes[layer.env_name] = _build_one(
+                    stack, layer, build_dir, runtime_settings, reporter, clean, install, locks
                 )
-            else:
-                lowers = [_lower_build(stack, name, build_dir, layer) for name in layer.depends_on]
-                app_files = (
-                    app_module_files(layer.spec, stack.spec.root)
-                    if layer.kind is LayerKind.APPLICATION
-                    else []
+            except KeyboardInterrupt:
+                # The staging folder is already gone; say what the user is left with.
+                kept = (
+                    "its previous build is kept" if built_record(build_dir, layer.env_name) else "not built"
                 )
-                outcomes[layer.env_name] = build_venv_layer(
-                    layer,
-                    locks[layer.env_name],
-                    lowers,
-                    build_dir,
-                    reporter,
-                    platform=platform,
-                    install=install,
-                    app_files=app_files,
-                    clean=clean,
+                done = [name for name, outcome in outcomes.items() if outcome == "built"]
+                reporter.warn(
+                    f"{layer.env_name}: build interrupted, {kept}"
+                    + (f"; layers built before the interruption: {', '.join(done)}" if done else "")
                 )
+                raise
     return outcomes
+
+
+def _build_one(
+    stack: Stack,
+    layer: Layer,
+    build_dir: Path,
+    runtime_settings: RuntimeSettings,
+    reporter: Reporter,
+    clean: bool,
+    install: InstallOptions,
+    locks: Mapping[str, LockedLayer],
+) -> str:
+    platform = runtime_settings.platform
+    if platform not in layer.platforms:
+        reporter.info(f"{layer.env_name}: skipped (not built for {platform})")
+        return "skipped"
+    if layer.kind is LayerKind.RUNTIME:
+        return build_runtime_layer(
+            layer,
+            build_dir,
+            runtime_settings,
+            reporter,
+            clean=clean,
+            install=install,
+            locked=locks.get(layer.env_name),
+        )
+    lowers = [_lower_build(stack, name, build_dir, layer) for name in layer.depends_on]
+    app_files = app_module_files(layer.spec, stack.spec.root) if layer.kind is LayerKind.APPLICATION else []
+    return build_venv_layer(
+        layer,
+        locks[layer.env_name],
+        lowers,
+        build_dir,
+        reporter,
+        platform=platform,
+        install=install,
+        app_files=app_files,
+        clean=clean,
+    )
 
 
 def _check_locks(layers: Sequence[Layer], locks: Mapping[str, LockedLayer]) -> None:

@@ -148,6 +148,7 @@ def build_venv_layer(
                 label=layer.label,
                 index_args=install.index_args,
                 env=dict(install.env),
+                lock_dir=locked.paths.folder,
             )
         make_scripts_relocatable(staging / "bin", [staging / "bin"])
         if app_files:

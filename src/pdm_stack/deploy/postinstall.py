@@ -30,8 +30,13 @@ from typing import Any
 
 CONFIG_PATH = "share/venv/metadata/venvstacks_layer.json"
 
-#: Prints where the interpreter thinks it lives; run in isolated mode (-I) without writing pyc.
-_PROBE = "import json, sys; print(json.dumps({'prefix': sys.prefix, 'base_prefix': sys.base_prefix}))"
+#: Prints where the interpreter thinks it lives; run in isolated mode (-I) without writing pyc. The
+#: marker tells its line from whatever a ``.pth`` file or ``sitecustomize`` prints at startup.
+_MARKER = "postinstall-probe:"
+_PROBE = (
+    "import json, sys; print('\\n" + _MARKER + "'"
+    " + json.dumps({'prefix': sys.prefix, 'base_prefix': sys.base_prefix}))"
+)
 
 
 class PostinstallError(Exception):
@@ -191,7 +196,10 @@ def self_check(layer_dir: Path, config: dict[str, Any]) -> None:
     if result.returncode != 0:
         lines = (result.stderr or result.stdout).strip().splitlines() or ["no output"]
         raise PostinstallError(f"{config['python']} does not start: {lines[-1]}")
-    facts = json.loads(result.stdout)
+    reports = [line for line in result.stdout.splitlines() if line.startswith(_MARKER)]
+    if not reports:
+        raise PostinstallError(f"{config['python']} exits at startup before running any code")
+    facts = json.loads(reports[-1][len(_MARKER) :])
     if Path(facts["prefix"]).resolve() != layer_dir.resolve():
         raise PostinstallError(f"{config['python']} runs with sys.prefix {facts['prefix']}, not this layer")
     runtime_dir = _path(layer_dir, config["base_python"]).resolve().parent.parent

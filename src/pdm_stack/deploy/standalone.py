@@ -20,6 +20,7 @@ import argparse
 import contextlib
 import gzip
 import hashlib
+import io
 import json
 import lzma
 import os
@@ -31,10 +32,9 @@ import tarfile
 import tempfile
 import zlib
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 if TYPE_CHECKING:
-    import io
     from collections.abc import Callable, Iterator, Sequence
 
 METADATA_DIR = "__venvstacks__"
@@ -95,7 +95,20 @@ def _checked(layer: Any, source: Path, kind: str) -> Layer:
         isinstance(r, str) and _PLAIN_NAME.match(r) for r in required
     ):
         raise DeployError(f"{source}: {name}: field 'required_layers' must list plain names")
+    interpreter = layer.get("bound_to_implementation")
+    if kind == "runtime" and interpreter is not None and not _inside_layer(interpreter):
+        # Post-install runs this file: it must lie inside the runtime layer's own folder.
+        raise DeployError(
+            f"{source}: {name}: field 'bound_to_implementation' must be a relative path inside the layer"
+        )
     return dict(layer, layer_kind=kind, required_layers=required)
+
+
+def _inside_layer(relative: Any) -> bool:
+    """A ``/``-separated path that stays inside the folder it is relative to."""
+    if not isinstance(relative, str) or not relative or _ABSOLUTE.match(relative):
+        return False
+    return not any(part in ("", ".", "..") or "\\" in part for part in relative.split("/"))
 
 
 def _read_json(path: Path) -> Any:
@@ -146,6 +159,8 @@ def _dependency_order(layers: list[Layer]) -> list[Layer]:
             if lower not in by_target:
                 raise DeployError(f"{name} requires layer '{lower}', which is not published here")
             place(by_target[lower], (*chain, name))
+        if by_target[layer["runtime_layer"]]["layer_kind"] != "runtime":
+            raise DeployError(f"{name}: its runtime_layer '{layer['runtime_layer']}' is not a runtime layer")
         ordered.append(layer)
 
     for layer in layers:
@@ -168,12 +183,13 @@ def select_layers(layers: list[Layer], names: Sequence[str] = (), apps: Sequence
     by_target = {layer["install_target"]: layer for layer in layers}
     wanted: set[str] = set()
     for name, app_only in [(n, False) for n in names] + [(n, True) for n in apps]:
-        matches = [
-            layer
-            for layer in layers
-            if name in (layer["install_target"], layer["layer_name"], _short_name(layer))
-            and (not app_only or layer["layer_kind"] == "application")
-        ]
+        candidates = [layer for layer in layers if not app_only or layer["layer_kind"] == "application"]
+        # A full name wins over a short one; a short name shared by two layers is ambiguous.
+        matches = [layer for layer in candidates if name in (layer["install_target"], layer["layer_name"])]
+        matches = matches or [layer for layer in candidates if name == _short_name(layer)]
+        if len(matches) > 1:
+            found = ", ".join(layer["install_target"] for layer in matches)
+            raise DeployError(f"'{name}' names several published layers ({found}): use one of those names")
         if not matches:
             known = ", ".join(layer["install_target"] for layer in layers)
             kind = "application" if app_only else "layer"
@@ -216,28 +232,58 @@ def check_archive(artifacts: Path, layer: Layer) -> Path:
     return path
 
 
+class _HashingReader(io.RawIOBase):
+    """The bytes of an open archive, hashed as the decompressor reads them: what is unpacked is
+    exactly what was hashed, even if the file is replaced or rewritten after it was checked."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        super().__init__()
+        self._stream = stream
+        self.digest = hashlib.sha256()
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        data = self._stream.read(len(view))
+        view[: len(data)] = data
+        self.digest.update(data)
+        return len(data)
+
+    def drain(self) -> str:
+        """Hash the rest of the file (what the tar reader did not need); the sha256 of it all."""
+        for chunk in iter(lambda: self._stream.read(_CHUNK), b""):
+            self.digest.update(chunk)
+        return self.digest.hexdigest()
+
+
 @contextlib.contextmanager
-def open_archive(path: Path, fmt: str) -> Iterator[tarfile.TarFile]:
-    """A streaming tar reader (one pass, no seeking) for the three published formats."""
-    raw: io.BufferedIOBase
-    if fmt == "tar.gz":
-        raw = gzip.open(path, "rb")  # noqa: SIM115 - also reads concatenated members
-    elif fmt == "tar.xz":
-        raw = lzma.open(path, "rb")  # noqa: SIM115
-    else:
-        raw = _open_zstd(path)
-    with raw, tarfile.open(fileobj=raw, mode="r|") as tar:
-        yield tar
+def open_archive(path: Path, fmt: str, source: BinaryIO | None = None) -> Iterator[tarfile.TarFile]:
+    """A streaming tar reader (one pass, no seeking) for the three published formats, reading
+    ``source`` (the archive's bytes, e.g. a :class:`_HashingReader`) or else ``path``."""
+    with contextlib.ExitStack() as stack:
+        if source is None:
+            source = stack.enter_context(path.open("rb"))
+        raw: io.BufferedIOBase
+        if fmt == "tar.gz":
+            raw = gzip.GzipFile(fileobj=source, mode="rb")  # also reads concatenated members
+        elif fmt == "tar.xz":
+            raw = lzma.LZMAFile(source, "rb")  # noqa: SIM115 - closed below
+        else:
+            raw = _open_zstd(path, source)
+        with raw, tarfile.open(fileobj=raw, mode="r|") as tar:
+            yield tar
 
 
-def _open_zstd(path: Path) -> io.BufferedIOBase:
+def _open_zstd(path: Path, source: BinaryIO) -> io.BufferedIOBase:
     try:
         from compression import zstd  # type: ignore[import-not-found,unused-ignore]  # 3.14+
     except ImportError:
         pass
     else:
         _ZSTD_ERRORS.append(zstd.ZstdError)
-        return zstd.open(path, "rb")  # type: ignore[no-any-return,unused-ignore]
+        return zstd.open(source, "rb")  # type: ignore[no-any-return,unused-ignore]
     try:
         import zstandard
     except ImportError:
@@ -246,7 +292,7 @@ def _open_zstd(path: Path) -> io.BufferedIOBase:
             " (pip install zstandard); or publish in the default tar.gz format"
         ) from None
     _ZSTD_ERRORS.append(zstandard.ZstdError)
-    reader = zstandard.ZstdDecompressor().stream_reader(path.open("rb"), read_across_frames=True)
+    reader = zstandard.ZstdDecompressor().stream_reader(source, read_across_frames=True, closefd=False)
     return cast("io.BufferedIOBase", reader)
 
 
@@ -267,7 +313,9 @@ def _member_parts(name: str, top: str) -> list[str]:
 def _check_link(name: str, depth: int, linkname: str) -> None:
     """A symlink may climb at most ``depth`` folders (up to TARGET), and only with leading
     ``..``: after descending through a possible link, a ``..`` could climb out of TARGET."""
-    if not linkname or _ABSOLUTE.match(linkname):
+    if not linkname:
+        raise DeployError(f"symlink '{name}' has an empty target")
+    if _ABSOLUTE.match(linkname):
         raise DeployError(f"symlink '{name}' -> '{linkname}' is absolute")
     parts = [part for part in linkname.split("/") if part not in ("", ".")]
     ups = 0
@@ -277,45 +325,39 @@ def _check_link(name: str, depth: int, linkname: str) -> None:
         raise DeployError(f"symlink '{name}' -> '{linkname}' points outside the deployment folder")
 
 
-def extract_layer(archive: Path, fmt: str, top: str, dest: Path) -> dict[str, str]:
+def extract_layer(
+    archive: Path, fmt: str, top: str, dest: Path, *, sha256: str | None = None
+) -> dict[str, str]:
     """Unpack the ``top/...`` members into the empty folder ``dest``; returns the file manifest.
 
     ``dest`` lies beside the final layer folder, so relative symlinks are judged as they will
     resolve there. Nothing is extracted through a symlink (no member may lie below one) and
     files are created exclusively, so duplicate members cannot overwrite what was checked.
-    Manifest values: ``sha256:<hex>`` or ``symlink:<target>``.
+    Manifest values: ``sha256:<hex>`` or ``symlink:<target>``. With ``sha256``, the bytes read
+    from the archive while unpacking must have that digest: a file swapped or rewritten after
+    :func:`check_archive` is refused, and nothing from it runs.
     """
     manifest: dict[str, str] = {}
     links: set[str] = set()
     dirs: list[tuple[Path, int]] = []
     try:
-        with open_archive(archive, fmt) as tar:
-            for member in tar:
-                parts = _member_parts(member.name, top)
-                relative = "/".join(parts)
-                if any("/".join(parts[:i]) in links for i in range(1, len(parts) + 1)):
-                    raise DeployError(f"member '{member.name}' lies inside or replaces a symlink")
-                path = dest.joinpath(*parts)
-                if member.isdir():
-                    path.mkdir(parents=True, exist_ok=True)
-                    dirs.append((path, int(member.mtime)))
-                    continue
-                if not parts:
-                    raise DeployError(f"member '{member.name}' must be the layer folder")
-                if member.islnk():
-                    raise DeployError(f"member '{member.name}' is a hard link")
-                if not (member.issym() or member.isfile()):
-                    raise DeployError(f"member '{member.name}' is a device, FIFO or other special file")
-                path.parent.mkdir(parents=True, exist_ok=True)
-                if member.issym():
-                    _check_link(member.name, len(parts), member.linkname)
-                    path.symlink_to(member.linkname)
-                    links.add(relative)
-                    manifest[relative] = "symlink:" + member.linkname
-                else:
-                    manifest[relative] = "sha256:" + _write_file(tar, member, path)
-    except FileExistsError as exc:
-        raise DeployError(f"{archive.name}: duplicate member {exc.filename}") from None
+        with archive.open("rb") as stream:
+            source = _HashingReader(stream)
+            with open_archive(archive, fmt, cast("BinaryIO", source)) as tar:
+                for member in tar:
+                    parts = _member_parts(member.name, top)
+                    try:
+                        _extract_member(tar, member, parts, dest, links, manifest, dirs)
+                    except OSError as exc:
+                        if exc.errno is None:
+                            raise  # a decompression error: a damaged archive
+                        problem = "cannot be unpacked"
+                        if isinstance(exc, FileExistsError):
+                            problem = "clashes with an earlier member"
+                        raise DeployError(
+                            f"{archive.name}: member '{member.name}' {problem} ({exc.strerror})"
+                        ) from None
+            digest = source.drain()
     except Exception as exc:
         damaged: tuple[type[Exception], ...] = (
             tarfile.TarError,
@@ -326,12 +368,50 @@ def extract_layer(archive: Path, fmt: str, top: str, dest: Path) -> dict[str, st
         )
         damaged += tuple(_ZSTD_ERRORS)
         if not isinstance(exc, damaged) or (isinstance(exc, OSError) and exc.errno is not None):
-            raise  # our own errors, or a problem writing the files
+            raise  # our own errors, or a problem reading the archive file
         raise DeployError(f"{archive.name}: damaged archive ({exc})") from None
+    if sha256 is not None and digest != sha256:
+        raise DeployError(
+            f"{archive.name}: the archive changed while it was unpacked (its sha256 no longer"
+            " matches the metadata): refusing a modified archive"
+        )
     for path, mtime in reversed(dirs):
         path.chmod(0o755)
         os.utime(path, (mtime, mtime))
     return manifest
+
+
+def _extract_member(
+    tar: tarfile.TarFile,
+    member: tarfile.TarInfo,
+    parts: list[str],
+    dest: Path,
+    links: set[str],
+    manifest: dict[str, str],
+    dirs: list[tuple[Path, int]],
+) -> None:
+    relative = "/".join(parts)
+    if any("/".join(parts[:i]) in links for i in range(1, len(parts) + 1)):
+        raise DeployError(f"member '{member.name}' lies inside or replaces a symlink")
+    path = dest.joinpath(*parts)
+    if member.isdir():
+        path.mkdir(parents=True, exist_ok=True)
+        dirs.append((path, int(member.mtime)))
+        return
+    if not parts:
+        raise DeployError(f"member '{member.name}' must be the layer folder")
+    if member.islnk():
+        raise DeployError(f"member '{member.name}' is a hard link")
+    if not (member.issym() or member.isfile()):
+        raise DeployError(f"member '{member.name}' is a device, FIFO or other special file")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if member.issym():
+        _check_link(member.name, len(parts), member.linkname)
+        path.symlink_to(member.linkname)
+        links.add(relative)
+        manifest[relative] = "symlink:" + member.linkname
+    else:
+        manifest[relative] = "sha256:" + _write_file(tar, member, path)
 
 
 def _write_file(tar: tarfile.TarFile, member: tarfile.TarInfo, path: Path) -> str:
@@ -406,8 +486,9 @@ def _target_lock(target: Path) -> Iterator[None]:
 def _recover(target: Path) -> None:
     """Clean up after a killed deployment, putting back a layer parked mid-swap."""
     for leftover in target.iterdir():
-        match = re.match(r"\.(.+)\.(new|old)-[^.]+\Z", leftover.name)
-        if not match or not leftover.is_dir():
+        # Only the names deploy_layer's mkdtemp() gives: a user's ".notes.old-backup" stays.
+        match = re.match(r"\.(.+)\.(new|old)-[a-z0-9_]{8}\Z", leftover.name)
+        if not match or not _PLAIN_NAME.match(match.group(1)) or not leftover.is_dir():
             continue
         final, parked = target / match.group(1), leftover / "layer"
         if match.group(2) == "old" and parked.is_dir() and not os.path.lexists(final):
@@ -479,7 +560,8 @@ def deploy_layer(archive: Path, layer: Layer, target: Path, runtime: Layer) -> N
     final = target / name
     try:
         work.chmod(0o755)
-        manifest = extract_layer(archive, archive_format(layer), name, work)
+        sha256 = layer["archive_hashes"]["sha256"]
+        manifest = extract_layer(archive, archive_format(layer), name, work, sha256=sha256)
         # A runtime post-installs with its own interpreter where it was unpacked; the others use
         # the runtime already in place (runtimes are deployed first).
         folder = work.name if layer["layer_kind"] == "runtime" else layer["runtime_layer"]

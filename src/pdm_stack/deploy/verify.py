@@ -16,21 +16,33 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pdm_stack.deploy.standalone import read_records, sha256_file
+from pdm_stack.deploy.standalone import DEPLOYED_DIR, read_records, sha256_file
 from pdm_stack.errors import StackError
 
 CONFIG_PATH = "share/venv/metadata/venvstacks_layer.json"
 _KIND_ORDER = {"runtime": 0, "framework": 1, "application": 2}
 
 #: Imports the launch module as a plain import (``__name__`` is not ``"__main__"``, so a module
-#: following the ``python -m`` convention does not start the app) and says where things live.
+#: following the ``python -m`` convention does not start the app) and says where things live. A
+#: script-style module without that guard runs the app: ``sys.exit(0)`` then still counts as a
+#: good import, another status as a failed one.
 _IMPORT_PROBE = """
-import importlib, importlib.util, json, sys
-module = importlib.import_module(sys.argv[1])
-runnable = not hasattr(module, "__path__") or importlib.util.find_spec(sys.argv[1] + ".__main__") is not None
-print(json.dumps({"prefix": sys.prefix, "base_prefix": sys.base_prefix,
-                  "file": getattr(module, "__file__", None), "runnable": runnable}))
+import importlib, importlib.machinery, importlib.util, json, sys
+name, marker = sys.argv[1], sys.argv[2]
+try:
+    importlib.import_module(name)
+except SystemExit as exc:
+    if exc.code not in (None, 0):
+        raise
+    sys.stdout.flush()
+spec = importlib.util.find_spec(name)
+package = spec.submodule_search_locations
+runnable = package is None or importlib.machinery.PathFinder.find_spec("__main__", package) is not None
+print("\\n" + marker + json.dumps({"prefix": sys.prefix, "base_prefix": sys.base_prefix,
+      "file": spec.origin, "runnable": runnable}))
 """
+#: Starts the probe's line, so what the launch module itself prints cannot be taken for it.
+_PROBE_MARKER = "pdm-stack-verify:"
 
 
 @dataclass
@@ -90,7 +102,8 @@ def _check_app(python: Path, module: str, target: Path, timeout: float) -> str |
     """None if the launch module imports from inside the deployment, else what went wrong."""
     try:
         result = subprocess.run(
-            [str(python), "-I", "-B", "-c", _IMPORT_PROBE, module],
+            [str(python), "-I", "-B", "-c", _IMPORT_PROBE, module, _PROBE_MARKER],
+            stdin=subprocess.DEVNULL,  # a module that reads input at import must not hang verify
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -101,9 +114,13 @@ def _check_app(python: Path, module: str, target: Path, timeout: float) -> str |
     except OSError as exc:
         return f"cannot start {python.name}: {exc.strerror}"
     if result.returncode != 0:
-        lines = (result.stderr or result.stdout).strip().splitlines() or ["no output"]
+        lines = (result.stderr or result.stdout).strip().splitlines() or [f"exit status {result.returncode}"]
         return f"launch module {module} does not import: {lines[-1]}"
-    facts: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    reports = [line for line in result.stdout.splitlines() if line.startswith(_PROBE_MARKER)]
+    if not reports:
+        # The import itself ended the interpreter (os._exit) with status 0.
+        return f"launch module {module} ended the interpreter while it was imported: it cannot be checked"
+    facts: dict[str, Any] = json.loads(reports[-1][len(_PROBE_MARKER) :])
     root = target.resolve()
     outside = [key for key in ("prefix", "base_prefix", "file") if not _inside(facts.get(key), root)]
     if outside:
@@ -135,10 +152,20 @@ def verify_layer(target: Path, record: dict[str, Any], *, timeout: float = 120.0
 def verify_deployment(target: Path, *, timeout: float = 120.0) -> list[LayerVerification]:
     """Check every layer deployed in ``target``, lower layers first."""
     records = read_records(target)
-    if not records:
+    # A record that cannot be read must not hide its layer from the check.
+    unreadable = sorted(
+        path.name[: -len(".json")]
+        for path in (target / DEPLOYED_DIR).glob("*.json")
+        if path.name[: -len(".json")] not in records
+    )
+    if not records and not unreadable:
         raise StackError("no deployed layers here (no __venvstacks__/deployed/ records)", file=str(target))
     ordered = sorted(records.values(), key=lambda r: _KIND_ORDER.get(str(r["layer"].get("layer_kind")), 3))
-    return [verify_layer(target, record, timeout=timeout) for record in ordered]
+    results = [verify_layer(target, record, timeout=timeout) for record in ordered]
+    for name in unreadable:
+        problem = f"its deployment record {DEPLOYED_DIR.as_posix()}/{name}.json is unreadable or damaged"
+        results.append(LayerVerification(name, "", problems=[problem]))
+    return results
 
 
 def _listing(label: str, paths: list[str], limit: int = 5) -> str:

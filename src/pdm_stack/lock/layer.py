@@ -16,10 +16,12 @@ import json
 import os
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
 
 from packaging.requirements import InvalidRequirement, Requirement
 
@@ -62,6 +64,9 @@ class LockInputs:
     #: How messages name the layer (``framework 'sci'``); defaults to the env name.
     label: str | None = None
     extra_env: Mapping[str, str] = field(default_factory=dict)
+    #: The project folder: locked wheels found below it are recorded by lock-relative ``path``,
+    #: so the lock works in every checkout (and never names a developer's home folder).
+    local_root: Path | None = field(default=None, compare=False)
 
     @property
     def stem(self) -> str:
@@ -139,11 +144,15 @@ def other_inputs_hash(inputs: LockInputs) -> str:
             "lower": [[lock.env_name, lock.requirements_hash] for lock in inputs.lower],
             # Only the indexes this layer can resolve from, in search order: adding an explicit
             # index for another layer's pin must not relock this one.
-            "indexes": [[i.name, i.public_url, i.kind, i.verify_ssl] for i in general],
-            "pinned": sorted((dist, index.name, index.public_url) for dist, index in pinned.items()),
+            "indexes": [[i.name, i.lock_identity, i.kind, i.verify_ssl] for i in general],
+            "pinned": sorted((dist, index.name, index.lock_identity) for dist, index in pinned.items()),
             "exclude_newer": inputs.exclude_newer,
         }
     )
+
+
+#: The one staleness reason that needs a new ``lock_version`` but no new resolution.
+VERSION_CHANGED = "versioned layer's name or app modules changed"
 
 
 def check_lock(inputs: LockInputs, requirements_dir: Path) -> LockStatus:
@@ -164,7 +173,7 @@ def check_lock(inputs: LockInputs, requirements_dir: Path) -> LockStatus:
     if meta.get("requirements_hash") != lock.requirements_hash:
         reasons.append(f"{paths.pylock.name} was edited by hand")
     if inputs.versioned and meta.get("version_inputs_hash") != inputs.version_inputs_hash:
-        reasons.append("versioned layer's name or app modules changed")
+        reasons.append(VERSION_CHANGED)
     return LockStatus(not reasons, tuple(reasons), lock, meta)
 
 
@@ -199,7 +208,10 @@ def resolve_layer(inputs: LockInputs, reporter: Reporter | None = None) -> Layer
     glibc = glibc_floor(inputs.linux_target)
     pins = lower_pins(inputs)
     general, pinned = layer_indexes(inputs)
-    index_env = {**uv_index_environment(general, pinned=list(pinned.values())), **inputs.extra_env}
+    index_env = {
+        **uv_index_environment(general, pinned=list(pinned.values()), ordered=True),
+        **inputs.extra_env,
+    }
     targets = {p: uv_python_platform(p, glibc) for p in sort_platforms(inputs.platforms)}
     uv = find_uv()
 
@@ -267,6 +279,29 @@ def previous_pins(previous: LayerLock | None, platform: str) -> list[dict[str, A
     ]
 
 
+def localize_wheels(lock: LayerLock, lock_folder: Path, root: Path | None) -> LayerLock:
+    """Record ``file:`` wheels inside ``root`` as PEP 751 ``path`` entries relative to the lock."""
+    if root is None:
+        return lock
+    root = root.resolve()
+    packages = []
+    for package in lock.packages:
+        wheels = tuple(_localized(wheel, lock_folder, root) for wheel in package.wheels)
+        packages.append(replace(package, wheels=wheels))
+    return replace(lock, packages=tuple(packages))
+
+
+def _localized(wheel: dict[str, Any], lock_folder: Path, root: Path) -> dict[str, Any]:
+    url = str(wheel.get("url", ""))
+    if not url.startswith("file:"):
+        return wheel
+    path = Path(url2pathname(urlsplit(url).path)).resolve()
+    if not path.is_relative_to(root):
+        return wheel
+    relative = Path(os.path.relpath(path, lock_folder.resolve())).as_posix()
+    return {**{key: value for key, value in wheel.items() if key != "url"}, "path": relative}
+
+
 def lock_layer(
     inputs: LockInputs,
     requirements_dir: Path,
@@ -289,10 +324,18 @@ def lock_layer(
         # Only the layer's own files changed (an unversioned app's modules): refresh the metadata.
         meta = {**status.meta, "version_inputs_hash": inputs.version_inputs_hash}
         return LockResult(status.lock, meta, write_lock_files(paths, status.lock, meta), False)
+    if status.reasons == (VERSION_CHANGED,) and not force and status.lock is not None and status.meta:
+        # A versioned app's own modules changed: a new layer version, same packages (no uv run).
+        meta = {
+            **status.meta,
+            "version_inputs_hash": inputs.version_inputs_hash,
+            "lock_version": _next_version(status.meta, unchanged=False),
+        }
+        return LockResult(status.lock, meta, write_lock_files(paths, status.lock, meta), False)
     if status.reasons:
         reporter.detail(f"{inputs.who}: relocking ({'; '.join(status.reasons)})")
     with reporter.step(f"Locking {inputs.who}"):
-        lock = resolve_layer(inputs, reporter)
+        lock = localize_wheels(resolve_layer(inputs, reporter), paths.folder, inputs.local_root)
     old = _read_meta(paths.meta)
     unchanged = (
         old is not None
@@ -334,11 +377,23 @@ def write_if_changed(path: Path, text: str) -> bool:
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
+        # mkstemp makes the file private (0600); a lock file is as readable as any other file.
+        Path(tmp).chmod(_file_mode(path))
         Path(tmp).replace(path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return True
+
+
+def _file_mode(path: Path) -> int:
+    """The replaced file's permissions, else the default for new files (0666 minus the umask)."""
+    try:
+        return path.stat().st_mode & 0o777
+    except FileNotFoundError:
+        umask = os.umask(0o022)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def load_layer_lock(requirements_dir: Path, env_name: str) -> LayerLock:

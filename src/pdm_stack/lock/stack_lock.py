@@ -138,6 +138,7 @@ def layer_inputs(
         preferences=preferences,
         label=layer.label,
         extra_env=options.extra_env,
+        local_root=stack.spec.root,
     )
 
 
@@ -160,7 +161,9 @@ def lock_statuses(stack: Stack, options: LockOptions) -> dict[str, LockStatus]:
             continue
         broken = [name for name in layer.depends_on if not statuses[name].valid]
         if broken:
-            statuses[layer.env_name] = LockStatus(False, (f"lower layer {', '.join(broken)} is not locked",))
+            statuses[layer.env_name] = LockStatus(
+                False, (f"lower layer {', '.join(broken)}: lock missing or out of date",)
+            )
             continue
         lower = [_lock_of(statuses[name]) for name in layer.depends_on]
         statuses[layer.env_name] = check_lock(layer_inputs(stack, layer, lower, options), requirements_dir)
@@ -223,6 +226,13 @@ def lock_stack(
     """
     requirements_dir = stack.settings.requirements_dir
     selected = {layer.env_name for layer in layers}
+    for glob in reset:
+        if not any(fnmatchcase(layer.name, glob) or fnmatchcase(layer.env_name, glob) for layer in layers):
+            names = ", ".join(layer.name for layer in layers)
+            raise StackError(
+                f"--reset-lock '{glob}' matches no selected layer (selected: {names})",
+                file=display_path(stack.spec.path),
+            )
     statuses: dict[str, LockStatus] = {}
     locks: dict[str, LayerLock] = {}
     outcomes: list[LayerLockOutcome] = []

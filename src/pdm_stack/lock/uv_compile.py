@@ -64,6 +64,9 @@ UV_PASSTHROUGH = frozenset(
     }
 )
 
+#: Credentials of a named index (uv's documented way to authenticate): they never change a resolution.
+_UV_CREDENTIALS = re.compile(r"^UV_INDEX_[A-Z0-9_]+_(?:USERNAME|PASSWORD)$")
+
 #: Name of the throwaway project whose dependencies are the layer's requirements.
 INPUT_PROJECT = "pdm-stack-layer-input"
 
@@ -137,8 +140,10 @@ def uv_environment(index_env: Mapping[str, str]) -> dict[str, str]:
     env = {
         name: value
         for name, value in os.environ.items()
-        if not name.startswith("UV_") or name in UV_PASSTHROUGH
+        if not name.startswith("UV_") or name in UV_PASSTHROUGH or _UV_CREDENTIALS.match(name)
     }
+    # uv reads the macOS target from here; only the spec's macosx_target may set it.
+    env.pop("MACOSX_DEPLOYMENT_TARGET", None)
     env.update(index_env)
     return env
 
@@ -294,7 +299,10 @@ def explain_failure(
             field="requirements",
             details=details,
         )
-    last = text.splitlines()[-1] if text else f"exit status {failure.returncode}"
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    # uv's own summary line, not a trailing hint such as "For more information, try '--help'".
+    errors = [line.removeprefix("error:").strip() for line in lines if line.startswith("error:")]
+    last = errors[0] if errors else lines[-1] if lines else f"exit status {failure.returncode}"
     return LockError(f"uv could not lock for {failure.platform}: {last}", layer=layer, details=details)
 
 

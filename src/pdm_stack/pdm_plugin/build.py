@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING
 
 from pdm.cli.commands.base import BaseCommand
@@ -67,5 +68,15 @@ class BuildCommand(BaseCommand):
             if options.lock:
                 lock_stack(stack, with_lower_layers(stack, layers), locking, reporter)
             locks = load_locked_layers(stack, layers, locking)
+            # Only for credentials: files come from the URLs in the locks, no index is searched.
             install = InstallOptions(env=tuple(uv_index_environment(locking.indexes).items()))
-            build_layers(stack, layers, settings, reporter, clean=options.clean, install=install, locks=locks)
+            try:
+                build_layers(
+                    stack, layers, settings, reporter, clean=options.clean, install=install, locks=locks
+                )
+            except KeyboardInterrupt:
+                # Ctrl-C is a user's decision, not a crash: no traceback, the shell's exit status.
+                project.core.ui.echo(
+                    "[error]Interrupted[/]: the build stopped; no half-built layer was left", err=True
+                )
+                sys.exit(130)

@@ -6,6 +6,7 @@ errors, with the traceback printed first only when ``-v`` was given.
 
 from __future__ import annotations
 
+import sys
 import traceback
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -64,7 +65,8 @@ class PdmReporter:
         self.verbosity = int(ui.verbosity)
 
     def info(self, message: str) -> None:
-        self.ui.echo(message, err=True)
+        # NORMAL, not PDM's default QUIET: `-q` hides progress, keeps warnings and errors.
+        self.ui.echo(message, err=True, verbosity=Verbosity.NORMAL)
 
     def detail(self, message: str) -> None:
         self.ui.echo(message, err=True, verbosity=Verbosity.DETAIL)
@@ -74,6 +76,9 @@ class PdmReporter:
 
     @contextmanager
     def step(self, title: str) -> Iterator[None]:
+        if self.verbosity < Verbosity.NORMAL:
+            yield
+            return
         if self.verbosity >= Verbosity.DETAIL or not is_interactive():
             # Logs and detailed output get one plain line per step; a spinner would only add noise.
             self.ui.echo(f"{title} ...", err=True)
@@ -98,6 +103,15 @@ def user_errors(project: Project) -> Iterator[None]:
                 project.core.ui.echo(escape(details), err=True)
         # PDM renders the message as rich markup: escape it or '[tool.venvstacks]' vanishes.
         raise PdmUsageError(escape(str(exc))) from exc
+    except KeyboardInterrupt:
+        # Every stage leaves finished work in place and unfinished work out of sight, so an
+        # interruption needs a line saying so, not a traceback.
+        if project.core.ui.verbosity >= Verbosity.DETAIL:
+            project.core.ui.echo(traceback.format_exc(), err=True)
+        project.core.ui.echo(
+            "[error]Interrupted[/]: finished layers are kept, unfinished ones were discarded", err=True
+        )
+        sys.exit(130)
 
 
 def open_project_stack(project: Project, options: argparse.Namespace) -> Stack:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -50,5 +51,13 @@ class ExportCommand(BaseCommand):
             export_dir = (
                 Path(options.output_dir).absolute() if options.output_dir else stack.settings.export_dir
             )
-            results = export_layers(layers, export_dir, reporter, postinstall=options.postinstall)
+            try:
+                results = export_layers(layers, export_dir, reporter, postinstall=options.postinstall)
+            except KeyboardInterrupt:
+                project.core.ui.echo(
+                    "[error]Interrupted[/]: the export stopped before it finished (a layer folder is"
+                    " never left half-copied); run 'pdm stack export' again",
+                    err=True,
+                )
+                sys.exit(130)
         reporter.info(f"Exported {len(results)} layer(s) to {export_dir}")

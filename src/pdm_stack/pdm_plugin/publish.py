@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -50,7 +51,13 @@ def built_layers(
             reporter.info(f"{layer.env_name}: skipped (not built for {platform})")
     locks = valid_locks(project, stack, layers)
     return plan_layers(
-        stack.graph, layers, locks, stack.settings.build_dir, keep_console_scripts=keep_console_scripts
+        stack.graph,
+        layers,
+        locks,
+        stack.settings.build_dir,
+        keep_console_scripts=keep_console_scripts,
+        spec_root=stack.spec.root,
+        platform=platform,
     )
 
 
@@ -101,7 +108,16 @@ class PublishCommand(BaseCommand):
                 dry_run=options.dry_run,
                 force=options.force,
             )
-            results = publish_layers(layers, settings, reporter)
+            try:
+                results = publish_layers(layers, settings, reporter)
+            except KeyboardInterrupt:
+                # Ctrl-C is a user's decision, not a crash: no traceback, the shell's exit status.
+                project.core.ui.echo(
+                    "[error]Interrupted[/]: publishing stopped; no partial archive was left under a"
+                    " final name, and the metadata names only complete archives",
+                    err=True,
+                )
+                sys.exit(130)
         if not options.dry_run:
             written = sum(1 for r in results if r.outcome in ("published", "unchanged"))
             reporter.info(f"Published {written} of {len(results)} layer(s) to {output_dir}")

@@ -9,8 +9,10 @@ from typing import TYPE_CHECKING
 
 from pdm.cli.commands.base import BaseCommand
 
-from pdm_stack.pdm_plugin.common import COMMON_ARGUMENTS, open_project_stack, user_errors
-from pdm_stack.run import run_app
+from pdm_stack.errors import StackError
+from pdm_stack.pdm_plugin.common import COMMON_ARGUMENTS, PdmReporter, open_project_stack, user_errors
+from pdm_stack.pdm_plugin.locks import valid_locks
+from pdm_stack.run import find_app, run_app
 
 if TYPE_CHECKING:
     from pdm.project import Project
@@ -38,6 +40,10 @@ class RunCommand(BaseCommand):
         os.environ["PDM_CHECK_UPDATE"] = "false"
         with user_errors(project):
             stack = open_project_stack(project, options)
-            code = run_app(stack, options.app, arguments)
+            try:
+                locks = valid_locks(project, stack, [find_app(stack, options.app)])
+            except StackError:
+                locks = None  # reported as an out-of-date build, which still runs
+            code = run_app(stack, options.app, arguments, locks=locks, reporter=PdmReporter(project.core.ui))
         if code:
             sys.exit(code)

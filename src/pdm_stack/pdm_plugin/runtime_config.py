@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from pdm_stack.indexes import PackageIndex
 from pdm_stack.runtimes.provider import RuntimeSettings
@@ -16,6 +17,7 @@ from pdm_stack.runtimes.provider import RuntimeSettings
 if TYPE_CHECKING:
     import argparse
 
+    from pdm._types import RepositoryConfig
     from pdm.project import Project
 
     from pdm_stack.stack import Stack
@@ -63,13 +65,30 @@ def package_indexes(project: Project) -> list[PackageIndex]:
     for source in project.sources:
         if not source.url:
             continue
-        url = source.url_with_credentials
         indexes.append(
             PackageIndex(
                 name=source.name or "",
-                url=getattr(url, "secret", str(url)),
+                url=source_url(source),
                 kind="find_links" if source.type == "find_links" else "index",
                 verify_ssl=source.verify_ssl is not False,
             )
         )
     return indexes
+
+
+def source_url(source: RepositoryConfig) -> str:
+    """The source's URL with its credentials, percent-encoded so the URL stays parseable.
+
+    PDM pastes a configured (or keyring) ``username``/``password`` into the URL as they are: a
+    token holding ``/`` or ``@`` would then move the host, break uv's URL parsing and escape the
+    credential masking of messages. ``${ENV}`` credentials in the URL itself PDM already encodes.
+    """
+    assert source.url is not None
+    source.populate_keyring_auth()
+    if not source.username or not source.password:
+        url = source.url_with_credentials
+        return str(getattr(url, "secret", url))
+    parts = urlsplit(source.url)
+    host = parts.netloc.rpartition("@")[2]
+    userinfo = f"{quote(source.username, safe='')}:{quote(source.password, safe='')}"
+    return urlunsplit((parts.scheme, f"{userinfo}@{host}", parts.path, parts.query, parts.fragment))

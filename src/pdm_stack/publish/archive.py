@@ -14,19 +14,19 @@ import contextlib
 import hashlib
 import os
 import tarfile
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from pdm_stack.errors import StackError
 from pdm_stack.publish.compressors import Compressor, ParallelGzip, ParallelXz, Zstd
 from pdm_stack.publish.filters import POSTINSTALL_NAME, Member
+from pdm_stack.publish.metadata import create_temp
 
 if TYPE_CHECKING:
     import threading
     from collections.abc import Sequence
     from concurrent.futures import Executor
+    from pathlib import Path
 
 ArchiveFormat = Literal["tar.gz", "tar.xz", "tar.zst"]
 ARCHIVE_FORMATS: tuple[ArchiveFormat, ...] = ("tar.gz", "tar.xz", "tar.zst")
@@ -96,8 +96,7 @@ def write_archive(
     fatal: the archive is still what was built) so the user learns the layer is not relocatable.
     Setting ``stop`` (from another thread, e.g. on Ctrl-C) abandons the archive promptly.
     """
-    fd, temp_name = tempfile.mkstemp(dir=out_dir, prefix=f".{top}.", suffix=".partial")
-    temp_path = Path(temp_name)
+    fd, temp_path = create_temp(out_dir, f".{top}.", ".partial")
     compressor: Compressor | None = None
     try:
         with os.fdopen(fd, "wb", buffering=_READ_SIZE) as stream:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from pdm_stack.errors import StackError
 from pdm_stack.publish.filters import POSTINSTALL_NAME, Member, postinstall_bytes
+from pdm_stack.publish.layers import check_outside_build
 from pdm_stack.spec.model import LayerKind
 
 if TYPE_CHECKING:
@@ -53,6 +54,7 @@ def export_layers(
     """Export ``layers`` (stack order) into ``export_dir`` and run their post-install steps."""
     script = postinstall_bytes()
     walked = [(layer, layer.members()) for layer in layers]
+    check_outside_build(export_dir, layers, export=True)
     export_dir.mkdir(parents=True, exist_ok=True)
     _remove_leftovers(export_dir)
     results = []

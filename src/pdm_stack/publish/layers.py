@@ -11,9 +11,12 @@ import hashlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from pdm_stack.build.app_modules import app_module_files
 from pdm_stack.build.layer_config import CONFIG_PATH, read_layer_config
 from pdm_stack.build.records import built_record
+from pdm_stack.build.venv_layer import read_lower_build, venv_inputs
 from pdm_stack.errors import StackError
+from pdm_stack.host import host_platform
 from pdm_stack.publish.filters import Member, layer_members
 from pdm_stack.spec.model import LayerKind
 from pdm_stack.spec.modules import import_name
@@ -106,16 +109,21 @@ def plan_layers(
     build_dir: Path,
     *,
     keep_console_scripts: Callable[[Layer], bool] | None = None,
+    spec_root: Path | None = None,
+    platform: str | None = None,
 ) -> list[PublishLayer]:
     """A :class:`PublishLayer` per selected layer, in the given (stack) order.
 
     ``locks`` must hold valid locks for the selected layers and every layer below them (their
     install targets are part of the metadata). A layer that is not built is an error telling
-    the user to run ``pdm stack build``; nothing is published then.
+    the user to run ``pdm stack build``; nothing is published then. With ``spec_root`` (the
+    folder of the spec file), so is a framework or application layer that ``pdm stack build``
+    would rebuild: its application modules were edited, or a layer below it was rebuilt.
     """
     planned: list[PublishLayer] = []
     missing: list[str] = []
     outdated: list[str] = []
+    changed: list[str] = []
     for layer in layers:
         locked = _lock_of(layer.env_name, locks)
         folder = build_dir / locked.install_target
@@ -128,6 +136,12 @@ def plan_layers(
             # Publishing it would ship packages other than the lock (and its metadata) says.
             outdated.append(locked.install_target)
             continue
+        if spec_root is not None and layer.kind is not LayerKind.RUNTIME:
+            wanted = _venv_inputs(graph, layer, locked, build_dir, spec_root, platform or host_platform())
+            if wanted != record.inputs_hash:
+                # Publishing it would ship the application code (or links) of an older build.
+                changed.append(locked.install_target)
+                continue
         runtime = graph.runtime_of(layer)
         lower = [name for name in layer.depends_on if name != runtime.env_name]
         keep = keep_console_scripts(layer) if keep_console_scripts is not None else False
@@ -154,7 +168,23 @@ def plan_layers(
         )
     if outdated:
         raise StackError(f"built from an older lock: {', '.join(outdated)}; run 'pdm stack build'")
+    if changed:
+        raise StackError(
+            f"changed since the last build (application modules or lower layers): {', '.join(changed)};"
+            " run 'pdm stack build'"
+        )
     return planned
+
+
+def _venv_inputs(
+    graph: StackGraph, layer: Layer, locked: LockedLayer, build_dir: Path, spec_root: Path, platform: str
+) -> str | None:
+    """The build inputs hash ``pdm stack build`` would give the layer now (``None``: cannot tell)."""
+    lowers = [read_lower_build(build_dir, graph.by_env_name(name)) for name in layer.depends_on]
+    if any(lower is None for lower in lowers):
+        return None
+    app_files = app_module_files(layer.spec, spec_root) if layer.kind is LayerKind.APPLICATION else []
+    return venv_inputs(layer, locked, [lower for lower in lowers if lower is not None], app_files, platform)
 
 
 def _lock_of(env_name: str, locks: Mapping[str, LockedLayer]) -> LockedLayer:
@@ -171,3 +201,26 @@ def _implementation(runtime: Layer, config: Mapping[str, object], folder: Path) 
     if not isinstance(version, str) or not version:
         raise StackError(f"{folder / CONFIG_PATH} has no py_version; run 'pdm stack build --clean'")
     return f"{name}@{version}"
+
+
+def check_outside_build(target: Path, layers: Sequence[PublishLayer], *, export: bool = False) -> None:
+    """Refuse an output folder that would write into the build it reads from.
+
+    Publishing or exporting into a built layer folder would add files to the layer (shipped by
+    the next publish); exporting into the build folder itself would replace each built layer
+    with its exported copy.
+    """
+    option = "the export folder" if export else "the output folder"
+    resolved = target.resolve()
+    for layer in layers:
+        folder = layer.folder.resolve()
+        if resolved == folder or folder in resolved.parents:
+            raise StackError(
+                f"{option} {target} is inside the built layer {folder}; choose a folder outside it",
+                layer=layer.env_name,
+            )
+        if export and resolved / layer.install_target == folder:
+            raise StackError(
+                f"{option} {target} is the build folder: exporting there would replace the built"
+                " layers with their copies; choose another folder"
+            )

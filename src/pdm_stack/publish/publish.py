@@ -22,6 +22,7 @@ from pdm_stack.host import host_platform
 from pdm_stack.publish.archive import DEFAULT_FORMAT, ArchiveFormat, archive_name, write_archive
 from pdm_stack.publish.build_numbers import PublishState, fingerprint, next_build, unchanged
 from pdm_stack.publish.filters import Member, postinstall_bytes
+from pdm_stack.publish.layers import check_outside_build
 from pdm_stack.publish.metadata import (
     METADATA_DIR,
     layer_metadata,
@@ -94,6 +95,7 @@ def publish_layers(
     # Walk (and validate) every layer before writing anything.
     walked = [(layer, layer.members()) for layer in layers]
     output_dir = options.output_dir
+    check_outside_build(output_dir, layers)
     if options.dry_run:
         return [_dry_run(layer, members, options, postinstall, reporter) for layer, members in walked]
 
@@ -121,9 +123,13 @@ def publish_layers(
                 results.append(result)
         except BaseException:
             # Ctrl-C or a failed layer: the other layers abandon their (temporary) archives.
+            # Queued compression tasks are dropped too (a layer waiting for one gets a
+            # CancelledError and cleans up): otherwise stopping would wait for every queued xz
+            # block to be compressed, several seconds after Ctrl-C.
             stop.set()
             for future in futures:
                 future.cancel()
+            pool.shutdown(wait=False, cancel_futures=True)
             raise
         write_combined(output_dir)
         _copy_deployer(output_dir, reporter)
