@@ -23,6 +23,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+from pdm_stack.deploy import standalone_files
 from tests.fixtures.runtimes import clean_env, copy_runtime
 
 PY = f"{sys.version_info[0]}.{sys.version_info[1]}"
@@ -226,7 +227,7 @@ def write_metadata(out_dir: Path, layers: list[dict[str, Any]]) -> None:
 
 
 def publish(build_dir: Path, out_dir: Path, fmt: str = "tar.gz") -> list[dict[str, Any]]:
-    """Archives + metadata + ``deploy_stack.py`` for the three layers of :func:`build_layers`."""
+    """Archives, metadata and the standalone deployer for the three layers of :func:`build_layers`."""
     out_dir.mkdir(parents=True, exist_ok=True)
     mtime = _epoch(LOCKED_AT)
     plan = [(RUNTIME, "runtime", []), (FRAMEWORK, "framework", []), (APP, "application", [FRAMEWORK])]
@@ -237,8 +238,9 @@ def publish(build_dir: Path, out_dir: Path, fmt: str = "tar.gz") -> list[dict[st
         launch = "demo_app" if kind == "application" else None
         published.append(layer_metadata(archive, name, kind, required, launch_module=launch))
     write_metadata(out_dir, published)
-    standalone = files("pdm_stack.deploy").joinpath("standalone.py").read_bytes()
-    (out_dir / "deploy_stack.py").write_bytes(standalone)
+    for name, data in standalone_files().items():  # deploy_stack_lib/*.py, then deploy_stack.py
+        (out_dir / name).parent.mkdir(exist_ok=True)
+        (out_dir / name).write_bytes(data)
     return published
 
 

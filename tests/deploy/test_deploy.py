@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pdm_stack.deploy.standalone import DeployError, deploy, read_records, select_layers
+from pdm_stack.deploy.standalone import DeployError, deploy, main, read_records, select_layers
 from tests.deploy.stack_factory import (
     APP,
     FRAMEWORK,
@@ -169,6 +169,36 @@ def test_standalone_script_deploys_with_a_bare_isolated_python(
     assert bad.returncode == 1
     assert bad.stderr.startswith("error: no published layer named 'nope'")
     assert "Traceback" not in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+    # Running it left the published folder as it was (no bytecode beside the deployer).
+    assert sorted(p.relative_to(published) for p in published.rglob("*")) == sorted(
+        p.relative_to(artifacts) for p in artifacts.rglob("*")
+    )
+
+    # An embedding application can import the deployer from the published folder instead.
+    embedded = (
+        "import sys\n"
+        "sys.path.insert(0, sys.argv[1])\n"
+        "import deploy_stack_lib\n"
+        "print(deploy_stack_lib.deploy(sys.argv[1], sys.argv[2], apps=['demo'], log=lambda _: None))\n"
+    )
+    result = subprocess.run(
+        [str(python), "-I", "-B", "-c", embedded, str(published), str(target)],
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("'up to date'") == 3
+
+
+def test_command_line_needs_both_folders_without_the_stub(artifacts: Path, tmp_path: Path) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(tmp_path / "target")])
+    assert exit_info.value.code == 2
+    assert main([str(artifacts), str(tmp_path / "target"), "--layer", "nope"]) == 1
+    assert main([str(tmp_path / "target"), "--layer", "nope"], artifacts=artifacts) == 1
+    assert not (tmp_path / "target").exists()
 
 
 def _python39() -> str | None:

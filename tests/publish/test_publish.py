@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from pdm_stack.build.records import BuildRecord
+from pdm_stack.deploy import standalone_files
 from pdm_stack.errors import StackError
 from pdm_stack.lock.layer import LockPaths
 from pdm_stack.lock.pylock import LayerLock
@@ -96,8 +97,19 @@ def test_metadata_describes_each_archive(build: Path, tmp_path: Path) -> None:
     }
     deployer = out / "deploy_stack.py"
     assert deployer.is_file() and os.access(deployer, os.X_OK)
+    written = {
+        str(p.relative_to(out)): p.read_bytes() for p in [deployer, *(out / "deploy_stack_lib").iterdir()]
+    }
+    assert written == standalone_files()  # verbatim, so identical in every publish
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        ["__venvstacks__", "deploy_stack.py", "app-demo.tar.gz", "framework-fw.tar.gz", "cpython-3.11.tar.gz"]
+        [
+            "__venvstacks__",
+            "deploy_stack.py",
+            "deploy_stack_lib",
+            "app-demo.tar.gz",
+            "framework-fw.tar.gz",
+            "cpython-3.11.tar.gz",
+        ]
     )
 
 
@@ -316,8 +328,10 @@ def test_published_files_get_the_usual_mode_not_a_private_one(build: Path, tmp_p
     finally:
         os.umask(old)
     published = [p for p in out.rglob("*") if p.is_file() and p.name != "deploy_stack.py"]
-    assert len(published) == 3 + 4  # archives, per-layer metadata files, venvstacks.json
+    deployer_modules = len(standalone_files()) - 1
+    assert len(published) == 3 + 4 + deployer_modules  # archives, metadata files, venvstacks.json
     assert {oct(p.stat().st_mode & 0o777) for p in published} == {"0o644"}
+    assert oct((out / "deploy_stack.py").stat().st_mode & 0o777) == "0o755"
 
 
 def test_an_interrupt_drops_queued_compression_instead_of_waiting_for_it(

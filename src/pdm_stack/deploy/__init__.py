@@ -1,16 +1,21 @@
 """The target side of a published stack: post-install, deployment and verification.
 
-``postinstall.py`` and ``standalone.py`` are packaged resources as well as modules: publishing
-copies them verbatim into every layer archive and next to the archives (as ``deploy_stack.py``),
-where they run without pdm-stack on any Python 3.9+. This package only adapts them to the core's
-conventions (:class:`StackError`, :class:`Reporter`) for ``pdm stack deploy``.
+``postinstall.py`` and the standalone deployer's modules are packaged resources as well as
+modules: publishing copies ``postinstall.py`` verbatim into every layer archive, and the deployer
+(:data:`STANDALONE_MODULES`, see ``standalone.py``) into ``deploy_stack_lib/`` next to the
+archives, with the small ``deploy_stack.py`` stub that runs it; there they run without pdm-stack
+on any Python 3.9+. This package only adapts them to the core's conventions
+(:class:`StackError`, :class:`Reporter`) for ``pdm stack deploy``, and says which files
+publishing writes (:func:`standalone_files`).
 """
 
 from __future__ import annotations
 
+from importlib import resources
 from typing import TYPE_CHECKING
 
-from pdm_stack.deploy.standalone import DeployError, deploy
+from pdm_stack.deploy.common import DeployError
+from pdm_stack.deploy.deployer import deploy
 from pdm_stack.errors import StackError
 
 if TYPE_CHECKING:
@@ -21,9 +26,51 @@ if TYPE_CHECKING:
 
 #: Resource names inside this package (``importlib.resources.files("pdm_stack.deploy")``).
 POSTINSTALL_RESOURCE = "postinstall.py"
+#: The standalone deployer's modules, copied as they are into :data:`STANDALONE_PACKAGE`;
+#: ``standalone.py`` (the API they share) becomes its ``__init__.py``.
+STANDALONE_MODULES = ("common.py", "metadata.py", "archives.py", "records.py", "deployer.py", "cli.py")
 STANDALONE_RESOURCE = "standalone.py"
-#: The name the standalone deployer gets next to the published archives.
+#: The folder next to the published archives that holds the deployer. Not ``pdm_stack``: an
+#: installed pdm-stack (of another version) must never be picked up instead, nor shadowed.
+STANDALONE_PACKAGE = "deploy_stack_lib"
+#: The stub next to the published archives that runs the deployer.
 STANDALONE_SCRIPT_NAME = "deploy_stack.py"
+
+#: With ``-I`` (implying safe-path since 3.11) Python does not put a script's folder on
+#: ``sys.path``: the stub puts it there itself, first, so its own ``deploy_stack_lib`` is used.
+_STUB = f'''#!/usr/bin/env python3
+"""Deploy the stack layers published beside this file: python3 {STANDALONE_SCRIPT_NAME} [ARTIFACTS_DIR] TARGET
+
+Written by pdm stack publish; needs only Python 3.9+ (its standard library). The deployer is
+the {STANDALONE_PACKAGE}/ folder beside this file; ARTIFACTS_DIR defaults to this file's folder.
+"""
+
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+if __name__ == "__main__":
+    if sys.version_info < (3, 9):
+        sys.exit("error: {STANDALONE_SCRIPT_NAME} needs Python 3.9 or newer")
+    sys.dont_write_bytecode = True  # leave the published folder as it was published
+    sys.path.insert(0, HERE)
+    from {STANDALONE_PACKAGE}.cli import main
+
+    sys.exit(main(artifacts=HERE))
+'''
+
+
+def standalone_files() -> dict[str, bytes]:
+    """The standalone deployer as publishing writes it: ``/``-separated names relative to the
+    output folder, in the order to write them (the stub last), and their exact bytes."""
+    package = resources.files("pdm_stack.deploy")
+    files = {
+        f"{STANDALONE_PACKAGE}/{name}": package.joinpath(name).read_bytes() for name in STANDALONE_MODULES
+    }
+    files[f"{STANDALONE_PACKAGE}/__init__.py"] = package.joinpath(STANDALONE_RESOURCE).read_bytes()
+    files[STANDALONE_SCRIPT_NAME] = _STUB.encode()
+    return files
 
 
 def deploy_stack(
@@ -44,4 +91,12 @@ def deploy_stack(
         raise StackError(exc.strerror or str(exc), file=str(exc.filename or target)) from None
 
 
-__all__ = ["POSTINSTALL_RESOURCE", "STANDALONE_RESOURCE", "STANDALONE_SCRIPT_NAME", "deploy_stack"]
+__all__ = [
+    "POSTINSTALL_RESOURCE",
+    "STANDALONE_MODULES",
+    "STANDALONE_PACKAGE",
+    "STANDALONE_RESOURCE",
+    "STANDALONE_SCRIPT_NAME",
+    "deploy_stack",
+    "standalone_files",
+]

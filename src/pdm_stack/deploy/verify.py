@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pdm_stack.deploy.standalone import DEPLOYED_DIR, read_records, sha256_file
+from pdm_stack.deploy.common import sha256_file
+from pdm_stack.deploy.records import DEPLOYED_DIR, read_records
 from pdm_stack.errors import StackError
 
 CONFIG_PATH = "share/venv/metadata/venvstacks_layer.json"

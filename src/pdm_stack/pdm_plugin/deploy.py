@@ -1,7 +1,8 @@
 """``pdm stack deploy``: deploy published layer archives into a folder.
 
 The work is done by the same standalone deployer that publishing writes next to the archives
-(``deploy_stack.py``), so a target deployed with or without pdm-stack ends up identical.
+(``deploy_stack.py`` and ``deploy_stack_lib/``), so a target deployed with or without pdm-stack
+ends up identical.
 """
 
 from __future__ import annotations

@@ -13,14 +13,14 @@ folder under its final name is always complete.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import secrets
 import shutil
-import subprocess
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from pdm_stack.deploy.common import DeployError
+from pdm_stack.deploy.deployer import run_postinstall as postinstall_layers
 from pdm_stack.errors import StackError
 from pdm_stack.publish.filters import POSTINSTALL_NAME, Member, postinstall_bytes
 from pdm_stack.publish.layers import check_outside_build
@@ -123,7 +123,10 @@ def _remove_leftovers(export_dir: Path) -> None:
 
 
 def run_postinstall(target: Path, layers: Sequence[PublishLayer], reporter: Reporter) -> None:
-    """Run each layer's ``postinstall.py`` with its runtime's interpreter, runtime layers first."""
+    """Run each layer's ``postinstall.py`` with its runtime's interpreter, runtime layers first.
+
+    The deployer's own post-install runner does it, so export and deploy run it the same way.
+    """
     ordered = sorted(layers, key=lambda layer: layer.kind is not LayerKind.RUNTIME)
     for layer in ordered:
         python = target / layer.runtime_target / "bin" / "python3"
@@ -133,42 +136,8 @@ def run_postinstall(target: Path, layers: Sequence[PublishLayer], reporter: Repo
                 " (add --include-dependencies)",
                 layer=layer.env_name,
             )
-    deployer, deploy_error = _deployer_postinstall()
-    if deployer is not None:
-        with reporter.step(f"Running post-install steps in {target}"):
-            try:
-                deployer(target, [layer.install_target for layer in ordered])
-            except deploy_error as exc:
-                raise StackError(f"post-install failed: {exc}", file=str(target)) from exc
-        return
-    for layer in ordered:
-        python = target / layer.runtime_target / "bin" / "python3"
-        script = target / layer.install_target / POSTINSTALL_NAME
-        with reporter.step(f"{layer.env_name}: post-install"):
-            result = subprocess.run(
-                [str(python), "-I", "-B", str(script)], capture_output=True, text=True, check=False
-            )
-        if result.returncode != 0:
-            lines = (result.stderr or result.stdout).strip().splitlines() or ["no output"]
-            raise StackError(f"post-install failed: {lines[-1]}", layer=layer.env_name)
-
-
-def _deployer_postinstall() -> tuple[_PostinstallRunner | None, type[Exception]]:
-    """The deploy package's ``run_postinstall(target, install_targets)`` and its error type.
-
-    Used when the deploy package provides it, so export and deploy run post-install the same way.
-    """
-    with contextlib.suppress(ImportError):
-        from pdm_stack.deploy import standalone
-
-        runner = getattr(standalone, "run_postinstall", None)
-        error = getattr(standalone, "DeployError", StackError)
-        if callable(runner) and isinstance(error, type) and issubclass(error, Exception):
-            return runner, error
-    return None, StackError
-
-
-if TYPE_CHECKING:
-    from collections.abc import Callable
-
-    _PostinstallRunner = Callable[[Path, list[str]], object]
+    with reporter.step(f"Running post-install steps in {target}"):
+        try:
+            postinstall_layers(target, [layer.install_target for layer in ordered])
+        except DeployError as exc:
+            raise StackError(f"post-install failed: {exc}", file=str(target)) from exc

@@ -14,9 +14,9 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from importlib import resources
 from typing import TYPE_CHECKING, Any, Literal
 
+from pdm_stack.deploy import STANDALONE_PACKAGE, STANDALONE_SCRIPT_NAME, standalone_files
 from pdm_stack.errors import StackError
 from pdm_stack.host import host_platform
 from pdm_stack.publish.archive import DEFAULT_FORMAT, ArchiveFormat, archive_name, write_archive
@@ -25,6 +25,7 @@ from pdm_stack.publish.filters import Member, postinstall_bytes
 from pdm_stack.publish.layers import check_outside_build
 from pdm_stack.publish.metadata import (
     METADATA_DIR,
+    create_temp,
     layer_metadata,
     metadata_path,
     read_metadata,
@@ -40,8 +41,6 @@ if TYPE_CHECKING:
     from pdm_stack.publish.layers import PublishLayer
     from pdm_stack.reporting import Reporter
 
-#: Name of the standalone deployer copied next to the archives.
-DEPLOYER_NAME = "deploy_stack.py"
 #: Build paths shorter than this are not searched for in shipped files (too many false hits).
 _MIN_SCANNED_PATH = 8
 
@@ -132,7 +131,7 @@ def publish_layers(
             pool.shutdown(wait=False, cancel_futures=True)
             raise
         write_combined(output_dir)
-        _copy_deployer(output_dir, reporter)
+        _write_deployer(output_dir, reporter)
     return results
 
 
@@ -268,22 +267,37 @@ def _build_paths(build_dir: Path) -> list[str]:
 
 def _remove_partials(output_dir: Path) -> None:
     """Temporary files of a publish that was killed (never under a final name, so safe to drop)."""
-    for folder in (output_dir, *output_dir.joinpath(METADATA_DIR).glob("*")):
+    subfolders = [*output_dir.joinpath(METADATA_DIR).glob("*"), output_dir / STANDALONE_PACKAGE]
+    for folder in (output_dir, *subfolders):
         for partial in folder.glob(".*.partial") if folder.is_dir() else []:
             with contextlib.suppress(OSError):
                 partial.unlink()
 
 
-def _copy_deployer(output_dir: Path, reporter: Reporter) -> None:
-    """Write the standalone deployer next to the archives (atomically, like everything else)."""
-    resource = resources.files("pdm_stack.deploy").joinpath("standalone.py")
+def _write_deployer(output_dir: Path, reporter: Reporter) -> None:
+    """Write the standalone deployer next to the archives: ``deploy_stack_lib/`` (its modules,
+    verbatim), then the ``deploy_stack.py`` stub that runs them, each file atomically."""
     try:
-        text = resource.read_bytes()
+        files = standalone_files()
     except (OSError, ModuleNotFoundError):
-        reporter.warn(f"the standalone deployer is missing from this pdm-stack; {DEPLOYER_NAME} not written")
+        reporter.warn(
+            f"the standalone deployer is missing from this pdm-stack; {STANDALONE_SCRIPT_NAME} not written"
+        )
         return
-    dest = output_dir / DEPLOYER_NAME
-    temp = dest.with_name(f".{DEPLOYER_NAME}.partial")
-    temp.write_bytes(text)
-    temp.chmod(0o755)
-    temp.replace(dest)
+    for name, data in files.items():
+        dest = output_dir.joinpath(*name.split("/"))
+        dest.parent.mkdir(exist_ok=True)
+        fd, temp = create_temp(dest.parent, f".{dest.name}.", ".partial")
+        try:
+            with os.fdopen(fd, "wb") as stream:
+                stream.write(data)
+            if name == STANDALONE_SCRIPT_NAME:
+                temp.chmod(0o755)
+            temp.replace(dest)
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
+    # Modules an older pdm-stack wrote and this one no longer has.
+    for stale in sorted(output_dir.joinpath(STANDALONE_PACKAGE).glob("*.py")):
+        if f"{STANDALONE_PACKAGE}/{stale.name}" not in files:
+            stale.unlink()

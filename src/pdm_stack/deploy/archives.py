@@ -1,0 +1,253 @@
+"""Checking a layer archive against its metadata and unpacking it without trusting it.
+
+An archive is only a file someone handed over: its size and sha256 must match the metadata
+before anything is written, and its bytes are hashed again while they are unpacked, so a file
+swapped after the check is refused before anything from it runs. Members are unpacked one by
+one: absolute names, ``..``, hard links, devices and symlinks that leave TARGET are refused.
+Reads the three published formats (tar.gz, tar.xz; tar.zst with Python 3.14+ or ``zstandard``)
+in one streaming pass. Standard library only (see ``common``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import hashlib
+import io
+import lzma
+import os
+import tarfile
+import zlib
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
+
+from .common import ABSOLUTE, CHUNK, DeployError, Layer, sha256_file
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+#: Decompression errors of the optional zstd readers, added when one is imported.
+_ZSTD_ERRORS: list[type[Exception]] = []
+
+
+def archive_format(layer: Layer) -> str:
+    for suffix in ("tar.gz", "tar.xz", "tar.zst"):
+        if layer.get("archive_format") == suffix or layer["archive_name"].endswith("." + suffix):
+            return suffix
+    raise DeployError(f"{layer['archive_name']}: unknown archive format")
+
+
+def check_archive(artifacts: Path, layer: Layer) -> Path:
+    """The archive's path once its size and sha256 match the metadata (before any unpacking)."""
+    name: str = layer["install_target"]
+    path = artifacts / str(layer["archive_name"])
+    if not path.is_file():
+        raise DeployError(f"{name}: archive {path.name} is missing from {artifacts}")
+    size = path.stat().st_size
+    if size != layer["archive_size"]:
+        raise DeployError(
+            f"{name}: archive {path.name} has {size} bytes but the metadata says"
+            f" {layer['archive_size']}: refusing a modified or truncated archive"
+        )
+    if sha256_file(path) != layer["archive_hashes"]["sha256"]:
+        raise DeployError(
+            f"{name}: sha256 of {path.name} does not match the metadata: refusing a modified archive"
+        )
+    return path
+
+
+class _HashingReader(io.RawIOBase):
+    """The bytes of an open archive, hashed as the decompressor reads them: what is unpacked is
+    exactly what was hashed, even if the file is replaced or rewritten after it was checked."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        super().__init__()
+        self._stream = stream
+        self.digest = hashlib.sha256()
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        data = self._stream.read(len(view))
+        view[: len(data)] = data
+        self.digest.update(data)
+        return len(data)
+
+    def drain(self) -> str:
+        """Hash the rest of the file (what the tar reader did not need); the sha256 of it all."""
+        for chunk in iter(lambda: self._stream.read(CHUNK), b""):
+            self.digest.update(chunk)
+        return self.digest.hexdigest()
+
+
+@contextlib.contextmanager
+def open_archive(path: Path, fmt: str, source: BinaryIO | None = None) -> Iterator[tarfile.TarFile]:
+    """A streaming tar reader (one pass, no seeking) for the three published formats, reading
+    ``source`` (the archive's bytes, e.g. a :class:`_HashingReader`) or else ``path``."""
+    with contextlib.ExitStack() as stack:
+        if source is None:
+            source = stack.enter_context(path.open("rb"))
+        raw: io.BufferedIOBase
+        if fmt == "tar.gz":
+            raw = gzip.GzipFile(fileobj=source, mode="rb")  # also reads concatenated members
+        elif fmt == "tar.xz":
+            raw = lzma.LZMAFile(source, "rb")  # noqa: SIM115 - closed below
+        else:
+            raw = _open_zstd(path, source)
+        with raw, tarfile.open(fileobj=raw, mode="r|") as tar:
+            yield tar
+
+
+def _open_zstd(path: Path, source: BinaryIO) -> io.BufferedIOBase:
+    try:
+        from compression import zstd  # type: ignore[import-not-found,unused-ignore]  # 3.14+
+    except ImportError:
+        pass
+    else:
+        _ZSTD_ERRORS.append(zstd.ZstdError)
+        return zstd.open(source, "rb")  # type: ignore[no-any-return,unused-ignore]
+    try:
+        import zstandard
+    except ImportError:
+        raise DeployError(
+            f"{path.name}: unpacking .tar.zst needs Python 3.14+ or the 'zstandard' package"
+            " (pip install zstandard); or publish in the default tar.gz format"
+        ) from None
+    _ZSTD_ERRORS.append(zstandard.ZstdError)
+    reader = zstandard.ZstdDecompressor().stream_reader(source, read_across_frames=True, closefd=False)
+    return cast("io.BufferedIOBase", reader)
+
+
+def _member_parts(name: str, top: str) -> list[str]:
+    """The path parts of a member below the layer folder; rejects anything that could escape."""
+    if ABSOLUTE.match(name):
+        raise DeployError(f"member '{name}' has an absolute path")
+    parts = name.rstrip("/").split("/")
+    if ".." in parts:
+        raise DeployError(f"member '{name}' contains '..'")
+    if parts[0] != top:
+        raise DeployError(f"member '{name}' is outside the layer folder '{top}/'")
+    if any(part in ("", ".") or (os.sep == "\\" and "\\" in part) for part in parts[1:]):
+        raise DeployError(f"member '{name}' has an unusual path")
+    return parts[1:]
+
+
+def _check_link(name: str, depth: int, linkname: str) -> None:
+    """A symlink may climb at most ``depth`` folders (up to TARGET), and only with leading
+    ``..``: after descending through a possible link, a ``..`` could climb out of TARGET."""
+    if not linkname:
+        raise DeployError(f"symlink '{name}' has an empty target")
+    if ABSOLUTE.match(linkname):
+        raise DeployError(f"symlink '{name}' -> '{linkname}' is absolute")
+    parts = [part for part in linkname.split("/") if part not in ("", ".")]
+    ups = 0
+    while ups < len(parts) and parts[ups] == "..":
+        ups += 1
+    if ".." in parts[ups:] or ups > depth:
+        raise DeployError(f"symlink '{name}' -> '{linkname}' points outside the deployment folder")
+
+
+def extract_layer(
+    archive: Path, fmt: str, top: str, dest: Path, *, sha256: str | None = None
+) -> dict[str, str]:
+    """Unpack the ``top/...`` members into the empty folder ``dest``; returns the file manifest.
+
+    ``dest`` lies beside the final layer folder, so relative symlinks are judged as they will
+    resolve there. Nothing is extracted through a symlink (no member may lie below one) and
+    files are created exclusively, so duplicate members cannot overwrite what was checked.
+    Manifest values: ``sha256:<hex>`` or ``symlink:<target>``. With ``sha256``, the bytes read
+    from the archive while unpacking must have that digest: a file swapped or rewritten after
+    :func:`check_archive` is refused, and nothing from it runs.
+    """
+    manifest: dict[str, str] = {}
+    links: set[str] = set()
+    dirs: list[tuple[Path, int]] = []
+    try:
+        with archive.open("rb") as stream:
+            source = _HashingReader(stream)
+            with open_archive(archive, fmt, cast("BinaryIO", source)) as tar:
+                for member in tar:
+                    parts = _member_parts(member.name, top)
+                    try:
+                        _extract_member(tar, member, parts, dest, links, manifest, dirs)
+                    except OSError as exc:
+                        if exc.errno is None:
+                            raise  # a decompression error: a damaged archive
+                        problem = "cannot be unpacked"
+                        if isinstance(exc, FileExistsError):
+                            problem = "clashes with an earlier member"
+                        raise DeployError(
+                            f"{archive.name}: member '{member.name}' {problem} ({exc.strerror})"
+                        ) from None
+            digest = source.drain()
+    except Exception as exc:
+        damaged: tuple[type[Exception], ...] = (
+            tarfile.TarError,
+            EOFError,
+            lzma.LZMAError,
+            zlib.error,
+            OSError,
+        )
+        damaged += tuple(_ZSTD_ERRORS)
+        if not isinstance(exc, damaged) or (isinstance(exc, OSError) and exc.errno is not None):
+            raise  # our own errors, or a problem reading the archive file
+        raise DeployError(f"{archive.name}: damaged archive ({exc})") from None
+    if sha256 is not None and digest != sha256:
+        raise DeployError(
+            f"{archive.name}: the archive changed while it was unpacked (its sha256 no longer"
+            " matches the metadata): refusing a modified archive"
+        )
+    for path, mtime in reversed(dirs):
+        path.chmod(0o755)
+        os.utime(path, (mtime, mtime))
+    return manifest
+
+
+def _extract_member(
+    tar: tarfile.TarFile,
+    member: tarfile.TarInfo,
+    parts: list[str],
+    dest: Path,
+    links: set[str],
+    manifest: dict[str, str],
+    dirs: list[tuple[Path, int]],
+) -> None:
+    relative = "/".join(parts)
+    if any("/".join(parts[:i]) in links for i in range(1, len(parts) + 1)):
+        raise DeployError(f"member '{member.name}' lies inside or replaces a symlink")
+    path = dest.joinpath(*parts)
+    if member.isdir():
+        path.mkdir(parents=True, exist_ok=True)
+        dirs.append((path, int(member.mtime)))
+        return
+    if not parts:
+        raise DeployError(f"member '{member.name}' must be the layer folder")
+    if member.islnk():
+        raise DeployError(f"member '{member.name}' is a hard link")
+    if not (member.issym() or member.isfile()):
+        raise DeployError(f"member '{member.name}' is a device, FIFO or other special file")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if member.issym():
+        _check_link(member.name, len(parts), member.linkname)
+        path.symlink_to(member.linkname)
+        links.add(relative)
+        manifest[relative] = "symlink:" + member.linkname
+    else:
+        manifest[relative] = "sha256:" + _write_file(tar, member, path)
+
+
+def _write_file(tar: tarfile.TarFile, member: tarfile.TarInfo, path: Path) -> str:
+    source = tar.extractfile(member)
+    if source is None:
+        raise DeployError(f"member '{member.name}' has no content")
+    digest = hashlib.sha256()
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+    with os.fdopen(os.open(path, flags, 0o600), "wb") as out:
+        for chunk in iter(lambda: source.read(CHUNK), b""):
+            digest.update(chunk)
+            out.write(chunk)
+    path.chmod(0o755 if member.mode & 0o111 else 0o644)
+    os.utime(path, (member.mtime, member.mtime))
+    return digest.hexdigest()

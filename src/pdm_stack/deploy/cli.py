@@ -1,0 +1,59 @@
+"""The command line of the standalone deployer: ``python3 deploy_stack.py [ARTIFACTS_DIR] TARGET``.
+
+Kept apart from the deploying itself so that ``pdm stack deploy`` (which has its own command
+line) and embedding applications can call :func:`deployer.deploy` without argparse. A user error
+is one line on stderr and exit status 1, never a traceback. Standard library only (see ``common``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .common import DeployError
+from .deployer import deploy
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+
+def main(argv: Sequence[str] | None = None, *, artifacts: Path | str | None = None) -> int:
+    """Deploy as the command line ``argv`` says; returns the exit status.
+
+    ``artifacts`` is the ARTIFACTS_DIR used when only TARGET is given: the ``deploy_stack.py``
+    stub passes its own folder. Without it, both folders must be given.
+    """
+    parser = argparse.ArgumentParser(
+        prog="deploy_stack.py",
+        description="Deploy published stack layers into TARGET: archives checked against their sha256,"
+        " unpacked side by side, post-installed runtime first. Deploying again skips what is in place.",
+    )
+    parser.add_argument(
+        "paths",
+        nargs="+",
+        metavar="[ARTIFACTS_DIR] TARGET",
+        help="the folder with the archives and __venvstacks__/ (default: the folder of"
+        " deploy_stack.py), then the deployment folder",
+    )
+    parser.add_argument("--layer", action="append", default=[], metavar="NAME", help="deploy this layer")
+    parser.add_argument("--app", action="append", default=[], metavar="NAME", help="deploy this application")
+    parser.add_argument("--force", action="store_true", help="redeploy layers that are already deployed")
+    options = parser.parse_args(argv)
+    paths = [Path(path) for path in options.paths]
+    if len(paths) == 1 and artifacts is not None:
+        paths.insert(0, Path(artifacts))
+    if len(paths) != 2:
+        parser.error(
+            "expected [ARTIFACTS_DIR] TARGET" if artifacts is not None else "expected ARTIFACTS_DIR TARGET"
+        )
+    try:
+        deploy(paths[0], paths[1], options.layer, options.app, force=options.force)
+    except DeployError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"error: {exc.filename or options.paths[-1]}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,174 @@
+"""Deploying layers into TARGET: the order of the steps, post-install, and the swap into place.
+
+Each layer is unpacked into a hidden folder beside its final place, its ``postinstall.py`` runs
+there with the runtime's interpreter (runtimes first; every path in a layer is relative, so the
+result is the same under the final name), then it is renamed into place: a layer is deployed
+whole or not at all, and a deployment killed mid-swap is repaired by the next one. Every archive
+that needs deploying is checked before TARGET is touched. ``pdm stack deploy`` and the
+standalone ``deploy_stack.py`` both end here. Standard library only (see ``common``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .archives import archive_format, check_archive, extract_layer
+from .common import ABSOLUTE, PLAIN_NAME, DeployError, Layer, read_json, sha256_file
+from .metadata import load_metadata, select_layers
+from .records import RECORD_FORMAT, is_deployed, read_records, target_lock, write_record
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+
+def _log_stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _recover(target: Path) -> None:
+    """Clean up after a killed deployment, putting back a layer parked mid-swap."""
+    for leftover in target.iterdir():
+        # Only the names deploy_layer's mkdtemp() gives: a user's ".notes.old-backup" stays.
+        match = re.match(r"\.(.+)\.(new|old)-[a-z0-9_]{8}\Z", leftover.name)
+        if not match or not PLAIN_NAME.match(match.group(1)) or not leftover.is_dir():
+            continue
+        final, parked = target / match.group(1), leftover / "layer"
+        if match.group(2) == "old" and parked.is_dir() and not os.path.lexists(final):
+            parked.rename(final)
+        shutil.rmtree(leftover, ignore_errors=True)
+
+
+def _existing_interpreter(python: Path) -> Path:
+    """``python`` or, if that alias is missing (archives from hosts without symlinks), the
+    versioned interpreter beside it: the runtime's post-install recreates the alias."""
+    if not python.is_file():
+        versioned = [
+            p for p in sorted(python.parent.glob("python3.*")) if re.match(r"python3\.\d+\Z", p.name)
+        ]
+        if versioned and versioned[-1].is_file():
+            return versioned[-1]
+    return python
+
+
+def _postinstall_layer(python: Path, layer_dir: Path, install_target: str) -> None:
+    script = layer_dir / "postinstall.py"
+    if not script.is_file():
+        raise DeployError(f"{install_target}: the archive has no postinstall.py")
+    python = _existing_interpreter(python)
+    if not python.is_file():
+        raise DeployError(f"{install_target}: runtime interpreter {python} is missing")
+    command = [str(python), "-I", "-B", str(script), "--name", install_target]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        lines = (result.stderr or result.stdout).strip().splitlines() or ["no output"]
+        raise DeployError(f"{install_target}: postinstall failed: {lines[-1]}")
+
+
+def run_postinstall(target: Path | str, install_targets: Sequence[str]) -> None:
+    """Post-install layers already unpacked in ``target`` (as ``pdm stack export`` leaves them).
+
+    Runtime layers (no ``pyvenv.cfg``) go first; each layer runs with the interpreter its layer
+    config names as ``base_python``, so no published metadata is needed.
+    """
+    target = Path(target).absolute()
+    ordered = sorted(install_targets, key=lambda name: (target / name / "pyvenv.cfg").exists())
+    for name in ordered:
+        layer_dir = target / name
+        config = read_json(layer_dir / "share/venv/metadata/venvstacks_layer.json")
+        base_python = config.get("base_python") if isinstance(config, dict) else None
+        if not isinstance(base_python, str) or not base_python or ABSOLUTE.match(base_python):
+            raise DeployError(f"{name}: the layer config has no relative 'base_python'")
+        python = Path(os.path.normpath(layer_dir.joinpath(*base_python.split("/"))))
+        _postinstall_layer(python, layer_dir, name)
+
+
+def _refresh(manifest: dict[str, str], layer_dir: Path) -> None:
+    """Re-record what postinstall may legitimately change (pyvenv.cfg, interpreter links)."""
+    candidates = [layer_dir / "pyvenv.cfg"]
+    if (layer_dir / "bin").is_dir():
+        candidates += sorted((layer_dir / "bin").glob("python*"))
+    for path in candidates:
+        relative = path.relative_to(layer_dir).as_posix()
+        if path.is_symlink():
+            manifest[relative] = "symlink:" + path.readlink().as_posix()
+        elif path.is_file():
+            manifest[relative] = "sha256:" + sha256_file(path)
+
+
+def deploy_layer(archive: Path, layer: Layer, target: Path, runtime: Layer) -> None:
+    """Unpack, post-install and swap one layer into ``target``: all or nothing."""
+    name = layer["install_target"]
+    work = Path(tempfile.mkdtemp(dir=target, prefix=f".{name}.new-"))
+    final = target / name
+    try:
+        work.chmod(0o755)
+        sha256 = layer["archive_hashes"]["sha256"]
+        manifest = extract_layer(archive, archive_format(layer), name, work, sha256=sha256)
+        # A runtime post-installs with its own interpreter where it was unpacked; the others use
+        # the runtime already in place (runtimes are deployed first).
+        folder = work.name if layer["layer_kind"] == "runtime" else layer["runtime_layer"]
+        interpreter = str(runtime.get("bound_to_implementation") or "bin/python3")
+        _postinstall_layer(target.joinpath(folder, *interpreter.split("/")), work, name)
+        _refresh(manifest, work)
+        if os.path.lexists(final):
+            parked = Path(tempfile.mkdtemp(dir=target, prefix=f".{name}.old-"))
+            final.rename(parked / "layer")
+            work.rename(final)
+            shutil.rmtree(parked, ignore_errors=True)
+        else:
+            work.rename(final)
+    finally:
+        if work.exists():
+            shutil.rmtree(work, ignore_errors=True)
+    record = {"format": RECORD_FORMAT, "archive_sha256": layer["archive_hashes"]["sha256"]}
+    write_record(target, name, dict(record, layer=layer, files=manifest))
+
+
+def deploy(
+    artifacts: Path | str,
+    target: Path | str,
+    layers: Sequence[str] = (),
+    apps: Sequence[str] = (),
+    *,
+    force: bool = False,
+    log: Callable[[str], None] = _log_stderr,
+) -> list[tuple[str, str]]:
+    """Deploy the selected layers; returns ``(install target, "deployed" | "up to date")``.
+
+    Every archive that needs deploying is verified before TARGET is touched, so a tampered
+    archive leaves nothing behind, not even an empty TARGET.
+    """
+    artifacts, target = Path(artifacts).absolute(), Path(target).absolute()
+    published = load_metadata(artifacts)
+    by_target = {layer["install_target"]: layer for layer in published}
+    chosen = select_layers(published, layers, apps)
+    records = read_records(target)
+    pending = {
+        layer["install_target"]: check_archive(artifacts, layer)
+        for layer in chosen
+        if force or not is_deployed(target, layer, records)
+    }
+    outcome: list[tuple[str, str]] = []
+    if pending:
+        target.mkdir(parents=True, exist_ok=True)
+    with target_lock(target) if pending else contextlib.nullcontext():
+        if pending:
+            _recover(target)
+        for layer in chosen:
+            name = layer["install_target"]
+            if name not in pending:
+                log(f"{name}: up to date")
+                outcome.append((name, "up to date"))
+                continue
+            log(f"{name}: deploying {layer['archive_name']}")
+            deploy_layer(pending[name], layer, target, by_target[layer["runtime_layer"]])
+            outcome.append((name, "deployed"))
+    return outcome
