@@ -21,8 +21,7 @@ from pdm_stack.errors import StackError
 from pdm_stack.reporting import PlainReporter
 from pdm_stack.run import run_app
 from pdm_stack.stack import open_stack
-from tests.build.test_stack_build import Project, build, copy_project, settings  # noqa: F401  (fixture)
-from tests.build.test_venv_layer import PY, as_locked, empty_lock, write_project
+from tests.build.layer_projects import PY, Project, as_locked, build, copy_project, empty_lock, write_project
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -82,7 +81,7 @@ def locks(tools_version: int = 1) -> dict[str, object]:
 
 
 @pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory, settings: RuntimeSettings) -> Project:  # noqa: F811
+def service(tmp_path_factory: pytest.TempPathFactory, settings: RuntimeSettings) -> Project:
     spec = write_project(tmp_path_factory.mktemp("svc") / "project", APP)
     (spec.parent / "svc.py").write_text(SERVICE)
     project = Project(open_stack(spec), spec.parent, settings)

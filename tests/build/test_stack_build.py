@@ -10,15 +10,14 @@ import io
 import os
 import pickle
 import queue
-import shutil
 import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -26,22 +25,23 @@ from pdm_stack.build.records import BuildRecord
 from pdm_stack.build.runtime_layer import InstallOptions
 from pdm_stack.build.stack_build import build_layers
 from pdm_stack.errors import StackError
-from pdm_stack.lock import InheritedPackage
-from pdm_stack.reporting import NullReporter, PlainReporter
+from pdm_stack.lock import InheritedPackage, LayerLock
+from pdm_stack.reporting import PlainReporter
 from pdm_stack.runtimes.provider import RuntimeSettings
-from pdm_stack.stack import Stack, open_stack
+from pdm_stack.stack import open_stack
 from pdm_stack.status import layer_status
-from tests.build.test_venv_layer import (
+from tests.build.layer_projects import (
     PATH_CODE,
     PLATFORM,
     SITE,
     SIX,
+    Project,
     as_locked,
+    build,
+    copy_project,
     empty_lock,
-    pdm_install_root,
     run,
     run_json,
-    runtime_settings,
     uv_lock,
     write_project,
 )
@@ -50,7 +50,6 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
-    from pdm_stack.graph import Layer
     from pdm_stack.lock.stack_lock import LockedLayer
 
 pytestmark = pytest.mark.skipif(
@@ -87,44 +86,10 @@ def diamond_locks() -> dict[str, LockedLayer]:
     return {name: as_locked(empty_lock(name)) for name in ENV_NAMES}
 
 
-@dataclass(frozen=True)
-class Project:
-    stack: Stack
-    root: Path
-    settings: RuntimeSettings
-
-    @property
-    def build(self) -> Path:
-        return self.stack.settings.build_dir
-
-    def layers(self, *env_names: str) -> list[Layer]:
-        return [self.stack.graph.by_env_name(name) for name in env_names or ENV_NAMES]
-
-
-def build(
-    project: Project, locks: dict[str, LockedLayer], *names: str, clean: bool = False
-) -> dict[str, str]:
-    layers = project.layers(*names)
-    return build_layers(
-        project.stack,
-        layers,
-        project.settings,
-        NullReporter(),
-        locks=locks,
-        clean=clean,
-    )
-
-
 def make_diamond(root: Path, settings: RuntimeSettings) -> Project:
     spec = write_project(root, DIAMOND)
     (root / "app_main.py").write_text("import sys\nprint('app says hi', sys.prefix)\n")
     return Project(open_stack(spec), root, settings)
-
-
-def copy_project(source: Project, dest: Path) -> Project:
-    """A copy of a built project elsewhere: its build must still be up to date there."""
-    shutil.copytree(source.root, dest, symlinks=True)
-    return Project(open_stack(dest / "pyproject.toml"), dest, source.settings)
 
 
 def snapshot(build_dir: Path) -> dict[str, int]:
@@ -135,13 +100,6 @@ def snapshot(build_dir: Path) -> dict[str, int]:
             continue
         entries[str(path.relative_to(build_dir))] = path.lstat().st_mtime_ns
     return entries
-
-
-@pytest.fixture(scope="module")
-def settings(tmp_path_factory: pytest.TempPathFactory, relocatable_runtime: Path) -> RuntimeSettings:
-    return runtime_settings(
-        pdm_install_root(relocatable_runtime, tmp_path_factory.mktemp("pdm") / "installs")
-    )
 
 
 @pytest.fixture(scope="module")
@@ -332,6 +290,18 @@ build_layers(stack, layers, settings, PlainReporter(stream=sys.stderr), locks=lo
 """
 
 
+def hanging_lock(tmp_path: Path, silent_index: str) -> LayerLock:
+    """A real lock of six whose wheel URL points at the silent server: the install hangs there."""
+    lock = uv_lock("framework-a", [SIX], tmp_path / "req", [empty_lock("cpython-3.11")])
+    server = silent_index.removesuffix("/simple")
+
+    def silent(wheel: dict[str, Any]) -> dict[str, Any]:
+        return {**wheel, "url": f"{server}/files/{wheel['url'].rsplit('/', 1)[-1]}"}
+
+    packages = tuple(replace(p, wheels=tuple(silent(w) for w in p.wheels)) for p in lock.packages)
+    return replace(lock, packages=packages)
+
+
 @pytest.fixture
 def silent_index() -> Iterator[str]:
     """An index URL whose server accepts connections and never answers: uv waits forever."""
@@ -348,9 +318,7 @@ def test_build_killed_during_install_leaves_the_old_layer(
     before = snapshot(project.build)
     record = BuildRecord.read(project.build, "framework-a")
     locks = diamond_locks()
-    locks["framework-a"] = as_locked(
-        uv_lock("framework-a", [SIX], tmp_path / "req", [empty_lock("cpython-3.11")])
-    )
+    locks["framework-a"] = as_locked(hanging_lock(tmp_path, silent_index))
     install = InstallOptions(env=(("UV_DEFAULT_INDEX", silent_index), ("NO_PROXY", "127.0.0.1")))
     payload = tmp_path / "payload.pickle"
     data = (project.root / "pyproject.toml", ["framework-a"], project.settings, locks, install)
@@ -393,6 +361,10 @@ def test_build_killed_during_install_leaves_the_old_layer(
     result = run(project.build / "app-app" / "bin" / "python", "-c", "import six")
     assert "No module named 'six'" in result.stderr
 
+    # The same lock with reachable wheel URLs: the next build completes and clears the leftover.
+    locks["framework-a"] = as_locked(
+        uv_lock("framework-a", [SIX], tmp_path / "req", [empty_lock("cpython-3.11")])
+    )
     assert build(project, locks, "framework-a") == {"framework-a": "built"}
     assert not stale.exists()
     result = run(project.build / "app-app" / "bin" / "python", "-c", "import six; print(six.__file__)")
@@ -405,9 +377,7 @@ def test_ctrl_c_during_install_removes_the_staging_folder_and_says_what_is_kept(
     project = copy_project(diamond, tmp_path / "interrupted")
     before = snapshot(project.build)
     locks = diamond_locks()
-    locks["framework-a"] = as_locked(
-        uv_lock("framework-a", [SIX], tmp_path / "req", [empty_lock("cpython-3.11")])
-    )
+    locks["framework-a"] = as_locked(hanging_lock(tmp_path, silent_index))
     install = InstallOptions(env=(("UV_DEFAULT_INDEX", silent_index), ("NO_PROXY", "127.0.0.1")))
     payload = tmp_path / "payload.pickle"
     data = (project.root / "pyproject.toml", ["framework-a"], project.settings, locks, install)

@@ -12,114 +12,35 @@ import os
 import shutil
 import subprocess
 import sys
-import textwrap
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from pdm_stack.build.stack_build import build_layers
-from pdm_stack.lock import LayerLock, LockInputs, lock_layer
-from pdm_stack.lock.layer import LockPaths
-from pdm_stack.lock.stack_lock import LockedLayer
 from pdm_stack.reporting import PlainReporter
-from pdm_stack.runtimes.provider import RuntimeSettings
 from pdm_stack.stack import Stack, open_stack
-from tests.fixtures.runtimes import clean_env, copy_runtime
-
-if TYPE_CHECKING:
-    from collections.abc import Sequence
-
-PY = f"{sys.version_info[0]}.{sys.version_info[1]}"
-SITE = f"lib/python{PY}/site-packages"
-PLATFORM = "linux_x86_64"
-# Exact pins keep resolutions reproducible, and their wheels are usually in uv's cache already.
-NUMPY = "numpy==2.4.6"
-SIX = "six==1.17.0"
+from tests.build.layer_projects import (
+    NUMPY,
+    PATH_CODE,
+    PY,
+    SITE,
+    SIX,
+    as_locked,
+    empty_lock,
+    pdm_install_root,
+    run,
+    run_json,
+    runtime_settings,
+    uv_lock,
+    write_project,
+)
+from tests.fixtures.runtimes import clean_env
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux") or sys.version_info[:2] != (3, 11),
     reason="builds layers for linux_x86_64 from the running CPython 3.11",
 )
-
-
-# ---- helpers shared with test_stack_build.py ----------------------------------------------------
-
-
-def write_project(root: Path, layers: str) -> Path:
-    """A pyproject.toml with a linux_x86_64 runtime ``cpython-3.11`` followed by ``layers``."""
-    root.mkdir(parents=True, exist_ok=True)
-    spec = root / "pyproject.toml"
-    spec.write_text(
-        textwrap.dedent(
-            f"""
-            [project]
-            name = "demo"
-            version = "0"
-
-            [[tool.venvstacks.runtimes]]
-            name = "cpython-3.11"
-            python_implementation = "cpython@{PY}"
-            requirements = []
-            platforms = ["{PLATFORM}"]
-            """
-        )
-        + textwrap.dedent(layers)
-    )
-    return spec
-
-
-def pdm_install_root(relocatable_runtime: Path, folder: Path) -> Path:
-    """A PDM install root holding the session's relocatable runtime, as ``pdm python install``
-    would name it: runtime layers copy it (fast, offline) instead of searching for a CPython."""
-    version = ".".join(map(str, sys.version_info[:3]))
-    copy_runtime(relocatable_runtime, folder / f"cpython@{version}")
-    return folder
-
-
-def runtime_settings(install_root: Path) -> RuntimeSettings:
-    return RuntimeSettings(
-        install_root=install_root,
-        cache_dir=install_root.parent / "cache",
-        local_runtime="never",
-        platform=PLATFORM,
-    )
-
-
-def as_locked(lock: LayerLock, version: int = 1, *, versioned: bool = False) -> LockedLayer:
-    meta = {"lock_version": version, "locked_at": "2025-01-01T00:00:00+00:00"}
-    meta["requirements_hash"] = lock.requirements_hash
-    target = f"{lock.env_name}@{version}" if versioned else lock.env_name
-    return LockedLayer(lock.env_name, lock, meta, LockPaths.of(Path("requirements"), lock.env_name), target)
-
-
-def empty_lock(env_name: str, inherited: Sequence[Any] = ()) -> LayerLock:
-    return LayerLock(env_name, PY, (PLATFORM,), (), tuple(inherited))
-
-
-def uv_lock(
-    env_name: str, requirements: Sequence[str], folder: Path, lower: Sequence[LayerLock]
-) -> LayerLock:
-    inputs = LockInputs(env_name, tuple(requirements), PY, (PLATFORM,), lower=tuple(lower))
-    return lock_layer(inputs, folder).lock
-
-
-def run(python: Path, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """Run a layer interpreter without writing byte code and without the test's environment."""
-    env = {**clean_env(), "PYTHONDONTWRITEBYTECODE": "1"}
-    return subprocess.run(
-        [str(python), "-B", *args], capture_output=True, text=True, env=env, cwd=cwd, check=False
-    )
-
-
-def run_json(python: Path, code: str) -> Any:
-    result = run(python, "-c", code)
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
-
-
-PATH_CODE = "import json, sys; print(json.dumps(sys.path))"
 
 
 # ---- the module's stack ---------------------------------------------------------------------------
