@@ -8,6 +8,7 @@ lines that read well in CI logs.
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING, Protocol, TextIO
@@ -72,3 +73,33 @@ class NullReporter(PlainReporter):
 
     def _write(self, line: str) -> None:
         return None
+
+
+class ConcurrentReporter:
+    """Lets several threads report through one reporter: whole lines, never overlapping spinners.
+
+    Front ends may draw a spinner per step, and a terminal has room for one; work running in
+    parallel announces each step as a plain line instead.
+    """
+
+    def __init__(self, inner: Reporter) -> None:
+        self.inner = inner
+        self.verbosity = inner.verbosity
+        self._lock = threading.Lock()
+
+    def info(self, message: str) -> None:
+        with self._lock:
+            self.inner.info(message)
+
+    def detail(self, message: str) -> None:
+        with self._lock:
+            self.inner.detail(message)
+
+    def warn(self, message: str) -> None:
+        with self._lock:
+            self.inner.warn(message)
+
+    @contextmanager
+    def step(self, title: str) -> Iterator[None]:
+        self.info(f"{title} ...")
+        yield

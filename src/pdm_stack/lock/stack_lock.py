@@ -7,6 +7,7 @@ that no longer matches the spec (a stale lock is an error telling the user what 
 from __future__ import annotations
 
 import hashlib
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any
@@ -21,6 +22,7 @@ from pdm_stack.lock.layer import (
     load_layer_lock,
     lock_layer,
 )
+from pdm_stack.reporting import ConcurrentReporter
 from pdm_stack.runtimes.requests import RuntimeRequest
 from pdm_stack.spec.loader import display_path
 
@@ -59,6 +61,10 @@ class LockedLayer:
     @property
     def requirements_hash(self) -> str:
         return str(self.meta["requirements_hash"])
+
+
+#: Layers locked at the same time (each runs uv once per target platform, also in parallel).
+LAYER_JOBS = 4
 
 
 @dataclass(frozen=True)
@@ -233,44 +239,76 @@ def lock_stack(
                 f"--reset-lock '{glob}' matches no selected layer (selected: {names})",
                 file=display_path(stack.spec.path),
             )
-    statuses: dict[str, LockStatus] = {}
     locks: dict[str, LayerLock] = {}
-    outcomes: list[LayerLockOutcome] = []
+    outcomes: dict[str, LayerLockOutcome] = {}
     needed = {name for layer in layers for name in layer.depends_on} | selected
-    for layer in stack.graph:
+    pending = [layer for layer in stack.graph if layer.env_name in needed]
+    disabled = {layer.env_name for layer in pending if not layer.platforms}
+    for layer in pending:
+        if layer.env_name in disabled and layer.env_name in selected:
+            reporter.info(f"{layer.env_name}: skipped (no target platforms)")
+            outcomes[layer.env_name] = LayerLockOutcome(layer, "skipped")
+    pending = [layer for layer in pending if layer.env_name not in disabled]
+
+    def lock_one(layer: Layer, lower: list[LayerLock], report: Reporter) -> LayerLockOutcome:
         name = layer.env_name
-        if name not in needed:
-            continue
-        if not layer.platforms:
-            if name in selected:
-                reporter.info(f"{name}: skipped (no target platforms)")
-                outcomes.append(LayerLockOutcome(layer, "skipped"))
-            continue
-        lower = [locks[lower_name] for lower_name in layer.depends_on]
-        if name not in selected:
-            status = check_lock(layer_inputs(stack, layer, lower, options), requirements_dir)
-            if not status.valid or status.lock is None:
-                users = sorted(other.env_name for other in layers if name in other.depends_on)
-                raise StackError(
-                    f"{', '.join(users)} builds on {name}, whose lock is {'; '.join(status.reasons)};"
-                    " lock it too (add --include-dependencies)",
-                    file=display_path(stack.spec.path),
-                )
-            statuses[name], locks[name] = status, status.lock
-            continue
         forget = any(fnmatchcase(layer.name, g) or fnmatchcase(name, g) for g in reset)
         previous = None if forget else _previous_lock(requirements_dir, name)
         inputs = layer_inputs(stack, layer, lower, options, preferences=previous)
         try:
-            result = lock_layer(inputs, requirements_dir, force=force or forget, reporter=reporter)
+            result = lock_layer(inputs, requirements_dir, force=force or forget, reporter=report)
         except StackError as exc:
             exc.file = exc.file or display_path(stack.spec.path)
             raise
-        locks[name] = result.lock
         outcome = LayerLockOutcome(layer, "locked" if result.resolved else "up to date", result)
-        outcomes.append(outcome)
-        _report(outcome, reporter)
-    return outcomes
+        _report(outcome, report)
+        return outcome
+
+    # Layers whose lower layers are locked run at once: apps on one framework lock in parallel.
+    shared = ConcurrentReporter(reporter)
+    running: dict[Future[LayerLockOutcome], Layer] = {}
+    with ThreadPoolExecutor(max_workers=LAYER_JOBS, thread_name_prefix="lock") as pool:
+        try:
+            while pending or running:
+                ready = [p for p in pending if all(d in locks for d in p.depends_on)]
+                if not ready and not running:
+                    names = ", ".join(layer.env_name for layer in pending)
+                    raise StackError(f"internal error: cannot order the locks of {names}")
+                for layer in ready:
+                    pending.remove(layer)
+                    lower = [locks[name] for name in layer.depends_on]
+                    if layer.env_name in selected:
+                        running[pool.submit(lock_one, layer, lower, shared)] = layer
+                    else:
+                        locks[layer.env_name] = _valid_lower_lock(stack, layer, lower, options, layers)
+                if not running:
+                    continue
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    layer = running.pop(future)
+                    outcome = future.result()
+                    assert outcome.result is not None
+                    locks[layer.env_name] = outcome.result.lock
+                    outcomes[layer.env_name] = outcome
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+    return [outcomes[layer.env_name] for layer in stack.graph if layer.env_name in outcomes]
+
+
+def _valid_lower_lock(
+    stack: Stack, layer: Layer, lower: list[LayerLock], options: LockOptions, layers: Sequence[Layer]
+) -> LayerLock:
+    """The lock of a layer below the selection, which must still be valid."""
+    status = check_lock(layer_inputs(stack, layer, lower, options), stack.settings.requirements_dir)
+    if not status.valid or status.lock is None:
+        users = sorted(other.env_name for other in layers if layer.env_name in other.depends_on)
+        raise StackError(
+            f"{', '.join(users)} builds on {layer.env_name}, whose lock is {'; '.join(status.reasons)};"
+            " lock it too (add --include-dependencies)",
+            file=display_path(stack.spec.path),
+        )
+    return status.lock
 
 
 def _report(outcome: LayerLockOutcome, reporter: Reporter) -> None:
