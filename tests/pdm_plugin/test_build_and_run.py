@@ -6,17 +6,22 @@ packages are real wheels from PyPI or wheels built by the test.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import shutil
 import sys
+import threading
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from tests.fixtures.pure_wheels import make_pure_wheel
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from pdm.project import Project
     from pdm.pytest import PDMCallable
 
@@ -220,3 +225,75 @@ def test_build_installs_locked_files_when_a_pinned_index_also_mirrors_other_pack
     site = stack.parent / "_build" / "app-echo" / "lib" / f"python{PYTHON}" / "site-packages"
     assert (site / "pdmstack_cpu.py").is_file()
     assert (site / "idna" / "__init__.py").is_file()  # PyPI's idna, not the index's one-file build
+
+
+@pytest.fixture
+def private_server(tmp_path: Path) -> Iterator[tuple[str, Path, list[str]]]:
+    """A file server that answers only requests with ``alice:s3cr3t``; yields (URL, root, log)."""
+    root = tmp_path / "private"
+    root.mkdir()
+    log: list[str] = []
+    expected = "Basic " + base64.b64encode(b"alice:s3cr3t").decode()
+
+    class Handler(SimpleHTTPRequestHandler):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, directory=str(root), **kwargs)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return None
+
+        def do_GET(self) -> None:
+            authorised = self.headers.get("Authorization") == expected
+            log.append(f"{self.path} {'ok' if authorised else 'refused'}")
+            if not authorised:
+                self.send_response(401)
+                self.send_header("WWW-Authenticate", 'Basic realm="private"')
+                self.end_headers()
+                return
+            super().do_GET()
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"127.0.0.1:{server.server_address[1]}", root, log
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_build_downloads_from_a_private_source_with_its_credentials(
+    stack: Path,
+    tmp_path: Path,
+    private_server: tuple[str, Path, list[str]],
+    pdm: PDMCallable,
+    project: Project,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    host, root, log = private_server
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    monkeypatch.setenv("PRIVATE_USER", "alice")
+    monkeypatch.setenv("PRIVATE_TOKEN", "s3cr3t")
+    make_pure_wheel(root / "wheels", "pdmstack-private", "1.0")
+    project.pyproject.settings["source"] = [
+        {
+            "name": "private",
+            "url": f"http://${{PRIVATE_USER}}:${{PRIVATE_TOKEN}}@{host}/wheels/",
+            "type": "find_links",
+        }
+    ]
+    project.pyproject.write()
+    stack.write_text(
+        stack.read_text().replace('requirements = ["six"]', 'requirements = ["six", "pdmstack-private"]')
+    )
+    pdm(["stack", "lock", "--spec", str(stack)], obj=project, strict=True)
+    log.clear()
+    # A cold uv cache: the build must fetch the wheel itself, authenticated.
+    cold = {"UV_CACHE_DIR": str(tmp_path / "cold-cache")}
+    pdm(["stack", "build", "--spec", str(stack)], obj=project, strict=True, env=cold)
+    assert "/wheels/pdmstack_private-1.0-py3-none-any.whl ok" in log
+    site = stack.parent / "_build" / "framework-text" / "lib" / f"python{PYTHON}" / "site-packages"
+    assert (site / "pdmstack_private.py").is_file()
+    for path in stack.parent.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            assert b"s3cr3t" not in path.read_bytes(), path
