@@ -311,15 +311,13 @@ def silent_index() -> Iterator[str]:
         yield f"http://127.0.0.1:{server.getsockname()[1]}/simple"
 
 
-def test_build_killed_during_install_leaves_the_old_layer(
-    diamond: Project, tmp_path: Path, silent_index: str
-) -> None:
-    project = copy_project(diamond, tmp_path / "killed")
-    before = snapshot(project.build)
-    record = BuildRecord.read(project.build, "framework-a")
+def start_hanging_build(
+    project: Project, tmp_path: Path, silent_index: str
+) -> tuple[dict[str, LockedLayer], subprocess.Popen[str]]:
+    """Build framework-a in its own process group, from a lock whose wheel download never ends."""
     locks = diamond_locks()
     locks["framework-a"] = as_locked(hanging_lock(tmp_path, silent_index))
-    install = InstallOptions(env=(("UV_DEFAULT_INDEX", silent_index), ("NO_PROXY", "127.0.0.1")))
+    install = InstallOptions(env=(("NO_PROXY", "127.0.0.1"),))
     payload = tmp_path / "payload.pickle"
     data = (project.root / "pyproject.toml", ["framework-a"], project.settings, locks, install)
     payload.write_bytes(pickle.dumps(data))
@@ -330,6 +328,16 @@ def test_build_killed_during_install_leaves_the_old_layer(
         cwd=tmp_path,
         start_new_session=True,
     )
+    return locks, proc
+
+
+def test_build_killed_during_install_leaves_the_old_layer(
+    diamond: Project, tmp_path: Path, silent_index: str
+) -> None:
+    project = copy_project(diamond, tmp_path / "killed")
+    before = snapshot(project.build)
+    record = BuildRecord.read(project.build, "framework-a")
+    locks, proc = start_hanging_build(project, tmp_path, silent_index)
     lines: queue.Queue[str] = queue.Queue()
     assert proc.stderr is not None
     stderr = proc.stderr
@@ -376,19 +384,7 @@ def test_ctrl_c_during_install_removes_the_staging_folder_and_says_what_is_kept(
 ) -> None:
     project = copy_project(diamond, tmp_path / "interrupted")
     before = snapshot(project.build)
-    locks = diamond_locks()
-    locks["framework-a"] = as_locked(hanging_lock(tmp_path, silent_index))
-    install = InstallOptions(env=(("UV_DEFAULT_INDEX", silent_index), ("NO_PROXY", "127.0.0.1")))
-    payload = tmp_path / "payload.pickle"
-    data = (project.root / "pyproject.toml", ["framework-a"], project.settings, locks, install)
-    payload.write_bytes(pickle.dumps(data))
-    proc = subprocess.Popen(
-        [sys.executable, "-c", KILLED_BUILD, str(payload)],
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=tmp_path,
-        start_new_session=True,
-    )
+    _, proc = start_hanging_build(project, tmp_path, silent_index)
     assert proc.stderr is not None
     try:
         for line in proc.stderr:

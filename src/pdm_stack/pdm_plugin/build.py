@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import TYPE_CHECKING
 
 from pdm.cli.commands.base import BaseCommand
@@ -14,6 +13,7 @@ from pdm_stack.lock.stack_lock import load_locked_layers, lock_stack, with_lower
 from pdm_stack.pdm_plugin.common import (
     COMMON_ARGUMENTS,
     PdmReporter,
+    on_interrupt,
     open_project_stack,
     selected_layers,
     selection_group,
@@ -70,13 +70,7 @@ class BuildCommand(BaseCommand):
             locks = load_locked_layers(stack, layers, locking)
             # Only for credentials: files come from the URLs in the locks, no index is searched.
             install = InstallOptions(env=tuple(uv_index_environment(locking.indexes).items()))
-            try:
+            with on_interrupt(project, "the build stopped; no half-built layer was left"):
                 build_layers(
                     stack, layers, settings, reporter, clean=options.clean, install=install, locks=locks
                 )
-            except KeyboardInterrupt:
-                # Ctrl-C is a user's decision, not a crash: no traceback, the shell's exit status.
-                project.core.ui.echo(
-                    "[error]Interrupted[/]: the build stopped; no half-built layer was left", err=True
-                )
-                sys.exit(130)

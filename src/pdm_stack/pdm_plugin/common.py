@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 import traceback
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from pdm.cli.options import ArgumentGroup, Option, project_option, verbose_option
 from pdm.exceptions import PdmUsageError
@@ -104,14 +104,28 @@ def user_errors(project: Project) -> Iterator[None]:
         # PDM renders the message as rich markup: escape it or '[tool.venvstacks]' vanishes.
         raise PdmUsageError(escape(str(exc))) from exc
     except KeyboardInterrupt:
-        # Every stage leaves finished work in place and unfinished work out of sight, so an
-        # interruption needs a line saying so, not a traceback.
-        if project.core.ui.verbosity >= Verbosity.DETAIL:
-            project.core.ui.echo(traceback.format_exc(), err=True)
-        project.core.ui.echo(
-            "[error]Interrupted[/]: finished layers are kept, unfinished ones were discarded", err=True
-        )
-        sys.exit(130)
+        interrupted(project, "finished layers are kept, unfinished ones were discarded")
+
+
+@contextmanager
+def on_interrupt(project: Project, what_is_kept: str) -> Iterator[None]:
+    """Ctrl-C inside the block ends the command with ``what_is_kept`` and the shell's status 130."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        interrupted(project, what_is_kept)
+
+
+def interrupted(project: Project, what_is_kept: str) -> NoReturn:
+    """Ctrl-C is a user's decision, not a crash: one line (traceback only at ``-v``), status 130.
+
+    Every stage leaves finished work in place and unfinished work out of sight, so the line says
+    which of the two the interrupted work became.
+    """
+    if project.core.ui.verbosity >= Verbosity.DETAIL:
+        project.core.ui.echo(traceback.format_exc(), err=True)
+    project.core.ui.echo(f"[error]Interrupted[/]: {what_is_kept}", err=True)
+    sys.exit(130)
 
 
 def open_project_stack(project: Project, options: argparse.Namespace) -> Stack:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -11,6 +10,7 @@ from pdm.cli.commands.base import BaseCommand
 from pdm_stack.pdm_plugin.common import (
     COMMON_ARGUMENTS,
     PdmReporter,
+    on_interrupt,
     open_project_stack,
     selection_group,
     user_errors,
@@ -51,13 +51,10 @@ class ExportCommand(BaseCommand):
             export_dir = (
                 Path(options.output_dir).absolute() if options.output_dir else stack.settings.export_dir
             )
-            try:
+            kept = (
+                "the export stopped before it finished (a layer folder is never left half-copied);"
+                " run 'pdm stack export' again"
+            )
+            with on_interrupt(project, kept):
                 results = export_layers(layers, export_dir, reporter, postinstall=options.postinstall)
-            except KeyboardInterrupt:
-                project.core.ui.echo(
-                    "[error]Interrupted[/]: the export stopped before it finished (a layer folder is"
-                    " never left half-copied); run 'pdm stack export' again",
-                    err=True,
-                )
-                sys.exit(130)
         reporter.info(f"Exported {len(results)} layer(s) to {export_dir}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -12,6 +11,7 @@ from pdm_stack.host import host_platform
 from pdm_stack.pdm_plugin.common import (
     COMMON_ARGUMENTS,
     PdmReporter,
+    on_interrupt,
     open_project_stack,
     selected_layers,
     selection_group,
@@ -108,16 +108,12 @@ class PublishCommand(BaseCommand):
                 dry_run=options.dry_run,
                 force=options.force,
             )
-            try:
+            kept = (
+                "publishing stopped; no partial archive was left under a final name,"
+                " and the metadata names only complete archives"
+            )
+            with on_interrupt(project, kept):
                 results = publish_layers(layers, settings, reporter)
-            except KeyboardInterrupt:
-                # Ctrl-C is a user's decision, not a crash: no traceback, the shell's exit status.
-                project.core.ui.echo(
-                    "[error]Interrupted[/]: publishing stopped; no partial archive was left under a"
-                    " final name, and the metadata names only complete archives",
-                    err=True,
-                )
-                sys.exit(130)
         if not options.dry_run:
             written = sum(1 for r in results if r.outcome in ("published", "unchanged"))
             reporter.info(f"Published {written} of {len(results)} layer(s) to {output_dir}")
