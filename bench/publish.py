@@ -56,7 +56,7 @@ def find_layers(build_dir: Path) -> list[dict[str, Any]]:
 
 
 def make_runtime(build_dir: Path) -> None:
-    from pdm_stack.build.layer_config import LayerConfig
+    from pdm_stack.building.layer_config import LayerConfig
     from pdm_stack.reporting import NullReporter
     from pdm_stack.runtimes.local import describe_interpreter
     from pdm_stack.runtimes.relocate import make_relocatable_runtime
@@ -75,7 +75,7 @@ def make_runtime(build_dir: Path) -> None:
 
 def make_wheel_layer(build_dir: Path, wheels: list[Path]) -> None:
     """A venv-like framework layer with ``wheels`` unpacked into its site-packages."""
-    from pdm_stack.build.layer_config import LayerConfig
+    from pdm_stack.building.layer_config import LayerConfig
 
     runtime = next(p for p in sorted(build_dir.iterdir()) if (p / CONFIG).is_file())
     config = json.loads((runtime / CONFIG).read_text())
@@ -119,7 +119,7 @@ def run_child(spec: dict[str, Any]) -> dict[str, Any]:
     else:
         from pdm_stack.publish import PublishLayer, PublishOptions, publish_layers
         from pdm_stack.reporting import NullReporter
-        from pdm_stack.spec.model import LayerKind
+        from pdm_stack.stack_spec.model import LayerKind
 
         runtime = Path(layers[0]["folder"]).name
         planned = [

@@ -10,7 +10,7 @@ CORE_MODULES = [
     "pdm_stack.show",
     "pdm_stack.status",
     "pdm_stack.indexes",
-    "pdm_stack.build.stack_build",
+    "pdm_stack.building.stack_build",
     "pdm_stack.runtimes.provider",
     "pdm_stack.lock",
     "pdm_stack.lock.stack_lock",

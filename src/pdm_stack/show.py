@@ -10,18 +10,18 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from pdm_stack import __version__
-from pdm_stack.lock.layer import LockPaths
+from pdm_stack.lock.layer_lock import LockPaths
 from pdm_stack.lock.stack_lock import LockedLayer, install_target
-from pdm_stack.spec.loader import display_path
-from pdm_stack.spec.model import LayerKind
-from pdm_stack.spec.modules import import_name
+from pdm_stack.stack_spec.loader import display_path
+from pdm_stack.stack_spec.model import LayerKind
+from pdm_stack.stack_spec.modules import import_name
 from pdm_stack.status import LayerStatus, layer_status
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from pdm_stack.graph import Layer
-    from pdm_stack.lock.layer import LockStatus
+    from pdm_stack.lock.layer_lock import LockStatus
     from pdm_stack.stack import Stack
 
 JSON_SCHEMA_VERSION = 1

@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING
 
 from pdm_stack.errors import StackErrors
 from pdm_stack.graph import StackGraph, build_graph
-from pdm_stack.spec.loader import display_path, parse_stack
+from pdm_stack.stack_spec.loader import display_path, parse_stack
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
     from pathlib import Path
 
-    from pdm_stack.spec.model import StackSettings, StackSpec
+    from pdm_stack.stack_spec.model import StackSettings, StackSpec
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from pdm_stack.build.records import built_record
+from pdm_stack.building.build_records import built_record
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pdm_stack.spec import LayerKind
 from pdm_stack.stack import open_stack
+from pdm_stack.stack_spec import LayerKind
 from tests.fixtures.specs import SpecWriter
 
 DIAMOND = """

@@ -18,7 +18,7 @@ import pytest
 
 from pdm_stack.indexes import PackageIndex
 from pdm_stack.lock import LockError, LockInputs, lock_layer
-from pdm_stack.lock.layer import LockPaths
+from pdm_stack.lock.layer_lock import LockPaths
 from pdm_stack.lock.uv_compile import UvFailure, explain_failure
 from tests.fixtures.pure_wheels import make_pure_wheel
 

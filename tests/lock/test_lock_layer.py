@@ -10,7 +10,7 @@ import pytest
 
 from pdm_stack.errors import StackError
 from pdm_stack.lock import LockError, LockInputs, check_lock, load_layer_lock, lock_layer
-from pdm_stack.lock.layer import LockPaths
+from pdm_stack.lock.layer_lock import LockPaths
 
 # A fixed cutoff keeps resolutions reproducible whatever PyPI publishes later.
 CUTOFF = "2025-06-01T00:00:00Z"

@@ -181,7 +181,7 @@ def test_ctrl_c_during_build_is_a_message_and_status_130_not_a_traceback(
     def ctrl_c(*args: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("pdm_stack.build.venv_layer.check_started", ctrl_c)
+    monkeypatch.setattr("pdm_stack.building.venv_layer.check_started", ctrl_c)
     result = pdm(["stack", "build", "--spec", str(stack)], obj=project)
     assert result.exit_code == 130
     assert "Traceback" not in result.stderr and "KeyboardInterrupt" not in result.stderr

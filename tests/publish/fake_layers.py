@@ -11,9 +11,9 @@ import json
 import os
 from pathlib import Path
 
-from pdm_stack.build.layer_config import CONFIG_PATH
-from pdm_stack.publish.layers import PublishLayer
-from pdm_stack.spec.model import LayerKind
+from pdm_stack.building.layer_config import CONFIG_PATH
+from pdm_stack.publish.publish_inputs import PublishLayer
+from pdm_stack.stack_spec.model import LayerKind
 
 LOCKED_AT = "2025-03-01T12:00:00+00:00"
 LOCK_EPOCH = 1740830400

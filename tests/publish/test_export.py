@@ -10,9 +10,9 @@ import pytest
 
 from pdm_stack.publish.export import export_layers
 from pdm_stack.publish.filters import postinstall_bytes
-from pdm_stack.publish.layers import PublishLayer
+from pdm_stack.publish.publish_inputs import PublishLayer
 from pdm_stack.reporting import NullReporter
-from pdm_stack.spec.model import LayerKind
+from pdm_stack.stack_spec.model import LayerKind
 from tests.fixtures.runtimes import clean_env, copy_runtime
 from tests.publish.fake_layers import APP, FRAMEWORK, RUNTIME, SITE, publish_layers_of
 

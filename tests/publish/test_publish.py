@@ -15,17 +15,17 @@ from typing import Any
 
 import pytest
 
-from pdm_stack.build.records import BuildRecord
+from pdm_stack.building.build_records import BuildRecord
 from pdm_stack.deploy import standalone_files
 from pdm_stack.errors import StackError
-from pdm_stack.lock.layer import LockPaths
+from pdm_stack.lock.layer_lock import LockPaths
 from pdm_stack.lock.pylock import LayerLock
 from pdm_stack.lock.stack_lock import LockedLayer
-from pdm_stack.publish.layers import PublishLayer, plan_layers
 from pdm_stack.publish.publish import PublishOptions, PublishResult, lock_time, publish_layers
+from pdm_stack.publish.publish_inputs import PublishLayer, plan_layers
 from pdm_stack.reporting import PlainReporter
-from pdm_stack.spec.model import LayerKind
 from pdm_stack.stack import open_stack
+from pdm_stack.stack_spec.model import LayerKind
 from tests.fixtures.runtimes import clean_env, copy_runtime
 from tests.fixtures.specs import SpecWriter
 from tests.publish.fake_layers import APP, FRAMEWORK, RUNTIME, SITE, publish_layers_of
@@ -385,8 +385,8 @@ def test_a_layer_whose_app_modules_changed_since_the_build_is_refused(
     build: Path, write_spec: SpecWriter
 ) -> None:
     """Publishing must not ship the application code of an older build."""
-    from pdm_stack.build.app_modules import app_module_files
-    from pdm_stack.build.venv_layer import read_lower_build, venv_inputs
+    from pdm_stack.building.app_modules import app_module_files
+    from pdm_stack.building.venv_layer import read_lower_build, venv_inputs
 
     spec = write_spec(STACK)
     module = spec.parent / "demo_app.py"

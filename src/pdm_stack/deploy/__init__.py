@@ -28,7 +28,14 @@ if TYPE_CHECKING:
 POSTINSTALL_RESOURCE = "postinstall.py"
 #: The standalone deployer's modules, copied as they are into :data:`STANDALONE_PACKAGE`;
 #: ``standalone.py`` (the API they share) becomes its ``__init__.py``.
-STANDALONE_MODULES = ("common.py", "metadata.py", "archives.py", "records.py", "deployer.py", "cli.py")
+STANDALONE_MODULES = (
+    "common.py",
+    "metadata_reader.py",
+    "archives.py",
+    "deployment_records.py",
+    "deployer.py",
+    "cli.py",
+)
 STANDALONE_RESOURCE = "standalone.py"
 #: The folder next to the published archives that holds the deployer. Not ``pdm_stack``: an
 #: installed pdm-stack (of another version) must never be picked up instead, nor shadowed.

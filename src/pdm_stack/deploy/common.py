@@ -1,9 +1,10 @@
 """What every module of the standalone deployer shares: its error, the name rules, hashing.
 
-The deployer (this module, ``metadata``, ``archives``, ``records``, ``deployer``, ``cli`` and the
-``standalone`` facade) runs on target machines without pdm-stack: ``pdm stack publish`` copies
-these files into ``deploy_stack_lib/`` next to the archives. So each of them uses the standard
-library only, parses as Python 3.9, and imports its siblings by relative imports only.
+The deployer (this module, ``metadata_reader``, ``archives``, ``deployment_records``,
+``deployer``, ``cli`` and the ``standalone`` facade) runs on target machines without pdm-stack:
+``pdm stack publish`` copies these files into ``deploy_stack_lib/`` next to the archives. So each
+of them uses the standard library only, parses as Python 3.9, and imports its siblings by
+relative imports only.
 """
 
 from __future__ import annotations

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING
 
 from .archives import archive_format, check_archive, extract_layer
 from .common import ABSOLUTE, PLAIN_NAME, DeployError, Layer, read_json, sha256_file
-from .metadata import load_metadata, select_layers
-from .records import RECORD_FORMAT, is_deployed, read_records, target_lock, write_record
+from .deployment_records import RECORD_FORMAT, is_deployed, read_records, target_lock, write_record
+from .metadata_reader import load_metadata, select_layers
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence

@@ -16,8 +16,8 @@ from .archives import check_archive, extract_layer
 from .cli import main
 from .common import DeployError
 from .deployer import deploy, run_postinstall
-from .metadata import load_metadata, select_layers
-from .records import read_records
+from .deployment_records import read_records
+from .metadata_reader import load_metadata, select_layers
 
 __all__ = [
     "DeployError",

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from pdm_stack.deploy.common import sha256_file
-from pdm_stack.deploy.records import DEPLOYED_DIR, read_records
+from pdm_stack.deploy.deployment_records import DEPLOYED_DIR, read_records
 from pdm_stack.errors import StackError
 
 CONFIG_PATH = "share/venv/metadata/venvstacks_layer.json"

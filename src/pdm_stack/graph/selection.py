@@ -15,7 +15,7 @@ from pdm_stack.errors import StackError
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from pdm_stack.graph.layers import Layer, StackGraph
+    from pdm_stack.graph.layer_graph import Layer, StackGraph
 
 
 def select_layers(

@@ -1,6 +1,6 @@
 """Integrated cross-layer locking with uv: one PEP 751 lock per layer, consistent across layers."""
 
-from pdm_stack.lock.layer import (
+from pdm_stack.lock.layer_lock import (
     LockInputs,
     LockPaths,
     LockResult,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from pdm_stack.errors import StackError
-from pdm_stack.spec.model import DEFAULT_GLIBC, PLATFORMS
+from pdm_stack.stack_spec.model import DEFAULT_GLIBC, PLATFORMS
 
 #: uv ``--python-platform`` per venvstacks platform; ``{glibc}`` is the manylinux floor (``2_28``).
 _UV_PLATFORMS: dict[str, str] = {

@@ -13,7 +13,7 @@ from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any
 
 from pdm_stack.errors import StackError
-from pdm_stack.lock.layer import (
+from pdm_stack.lock.layer_lock import (
     LockInputs,
     LockPaths,
     LockResult,
@@ -24,7 +24,7 @@ from pdm_stack.lock.layer import (
 )
 from pdm_stack.reporting import ConcurrentReporter
 from pdm_stack.runtimes.requests import RuntimeRequest
-from pdm_stack.spec.loader import display_path
+from pdm_stack.stack_spec.loader import display_path
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence

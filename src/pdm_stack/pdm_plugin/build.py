@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING
 
 from pdm.cli.commands.base import BaseCommand
 
-from pdm_stack.build.runtime_layer import InstallOptions
-from pdm_stack.build.stack_build import build_layers
+from pdm_stack.building.runtime_layer import InstallOptions
+from pdm_stack.building.stack_build import build_layers
 from pdm_stack.indexes import uv_index_environment
 from pdm_stack.lock.stack_lock import load_locked_layers, lock_stack, with_lower_layers
 from pdm_stack.pdm_plugin.common import (
@@ -19,7 +19,7 @@ from pdm_stack.pdm_plugin.common import (
     selection_group,
     user_errors,
 )
-from pdm_stack.pdm_plugin.locks import lock_options
+from pdm_stack.pdm_plugin.lock_inputs import lock_options
 from pdm_stack.pdm_plugin.runtime_config import runtime_settings
 from pdm_stack.runtimes.provider import LOCAL_MODES
 

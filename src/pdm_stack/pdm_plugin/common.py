@@ -18,8 +18,8 @@ from rich.markup import escape
 
 from pdm_stack.errors import StackError
 from pdm_stack.graph import Layer, select_layers
-from pdm_stack.spec.loader import find_spec_file
 from pdm_stack.stack import Stack, open_stack
+from pdm_stack.stack_spec.loader import find_spec_file
 
 if TYPE_CHECKING:
     import argparse

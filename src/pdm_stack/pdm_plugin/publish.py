@@ -17,10 +17,10 @@ from pdm_stack.pdm_plugin.common import (
     selection_group,
     user_errors,
 )
-from pdm_stack.pdm_plugin.locks import valid_locks
+from pdm_stack.pdm_plugin.lock_inputs import valid_locks
 from pdm_stack.publish.archive import ARCHIVE_FORMATS, DEFAULT_FORMAT
-from pdm_stack.publish.layers import plan_layers
 from pdm_stack.publish.publish import PublishOptions, publish_layers
+from pdm_stack.publish.publish_inputs import plan_layers
 
 if TYPE_CHECKING:
     import argparse
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from pdm.project import Project
 
     from pdm_stack.graph import Layer
-    from pdm_stack.publish.layers import PublishLayer
+    from pdm_stack.publish.publish_inputs import PublishLayer
     from pdm_stack.reporting import Reporter
     from pdm_stack.stack import Stack
 

@@ -11,7 +11,7 @@ from pdm.cli.commands.base import BaseCommand
 
 from pdm_stack.errors import StackError
 from pdm_stack.pdm_plugin.common import COMMON_ARGUMENTS, PdmReporter, open_project_stack, user_errors
-from pdm_stack.pdm_plugin.locks import valid_locks
+from pdm_stack.pdm_plugin.lock_inputs import valid_locks
 from pdm_stack.run import find_app, run_app
 
 if TYPE_CHECKING:

@@ -15,7 +15,7 @@ from pdm_stack.pdm_plugin.common import (
     selection_group,
     user_errors,
 )
-from pdm_stack.pdm_plugin.locks import lock_options
+from pdm_stack.pdm_plugin.lock_inputs import lock_options
 from pdm_stack.show import collect_reports, render_tree, stack_json
 
 if TYPE_CHECKING:

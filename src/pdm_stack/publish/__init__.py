@@ -6,8 +6,8 @@ adapters around :func:`publish_layers` and :func:`export_layers`.
 
 from pdm_stack.publish.archive import ARCHIVE_FORMATS, ArchiveFormat
 from pdm_stack.publish.export import ExportResult, export_layers
-from pdm_stack.publish.layers import PublishLayer, plan_layers
 from pdm_stack.publish.publish import PublishOptions, PublishResult, publish_layers
+from pdm_stack.publish.publish_inputs import PublishLayer, plan_layers
 
 __all__ = [
     "ARCHIVE_FORMATS",

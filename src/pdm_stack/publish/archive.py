@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Literal
 from pdm_stack.errors import StackError
 from pdm_stack.publish.compressors import Compressor, ParallelGzip, ParallelXz, Zstd
 from pdm_stack.publish.filters import POSTINSTALL_NAME, Member
-from pdm_stack.publish.metadata import create_temp
+from pdm_stack.publish.published_metadata import create_temp
 
 if TYPE_CHECKING:
     import threading

@@ -19,7 +19,7 @@ import zlib
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from pdm_stack.build.staging import state_dir
+from pdm_stack.building.staging import state_dir
 from pdm_stack.publish import compressors
 
 if TYPE_CHECKING:
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from pdm_stack.publish.filters import Member
-    from pdm_stack.publish.layers import PublishLayer
+    from pdm_stack.publish.publish_inputs import PublishLayer
 
 #: Bump whenever the archive writer's output for the same input changes.
 WRITER_VERSION = 1

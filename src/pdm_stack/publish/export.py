@@ -23,14 +23,14 @@ from pdm_stack.deploy.common import DeployError
 from pdm_stack.deploy.deployer import run_postinstall as postinstall_layers
 from pdm_stack.errors import StackError
 from pdm_stack.publish.filters import POSTINSTALL_NAME, Member, postinstall_bytes
-from pdm_stack.publish.layers import check_outside_build
-from pdm_stack.spec.model import LayerKind
+from pdm_stack.publish.publish_inputs import check_outside_build
+from pdm_stack.stack_spec.model import LayerKind
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from pathlib import Path
 
-    from pdm_stack.publish.layers import PublishLayer
+    from pdm_stack.publish.publish_inputs import PublishLayer
     from pdm_stack.reporting import Reporter
 
 #: Files post-install may rewrite (by rename, but a hard link must not even be at risk).

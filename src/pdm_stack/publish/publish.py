@@ -22,8 +22,8 @@ from pdm_stack.host import host_platform
 from pdm_stack.publish.archive import DEFAULT_FORMAT, ArchiveFormat, archive_name, write_archive
 from pdm_stack.publish.build_numbers import PublishState, fingerprint, next_build, unchanged
 from pdm_stack.publish.filters import Member, postinstall_bytes
-from pdm_stack.publish.layers import check_outside_build
-from pdm_stack.publish.metadata import (
+from pdm_stack.publish.publish_inputs import check_outside_build
+from pdm_stack.publish.published_metadata import (
     METADATA_DIR,
     create_temp,
     layer_metadata,
@@ -31,14 +31,14 @@ from pdm_stack.publish.metadata import (
     read_metadata,
     write_combined,
 )
-from pdm_stack.publish.metadata import write_json as write_metadata
+from pdm_stack.publish.published_metadata import write_json as write_metadata
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from concurrent.futures import Executor
     from pathlib import Path
 
-    from pdm_stack.publish.layers import PublishLayer
+    from pdm_stack.publish.publish_inputs import PublishLayer
     from pdm_stack.reporting import Reporter
 
 #: Build paths shorter than this are not searched for in shipped files (too many false hits).

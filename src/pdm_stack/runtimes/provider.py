@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from pdm_stack.reporting import Reporter
-    from pdm_stack.spec.model import LayerSpec
+    from pdm_stack.stack_spec.model import LayerSpec
 
 LOCAL_MODES = ("prefer", "fallback", "never")
 

@@ -21,16 +21,16 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pdm_stack.build.records import BuildRecord
-from pdm_stack.build.runtime_layer import InstallOptions
-from pdm_stack.build.stack_build import build_layers
+from pdm_stack.building.build_records import BuildRecord
+from pdm_stack.building.runtime_layer import InstallOptions
+from pdm_stack.building.stack_build import build_layers
 from pdm_stack.errors import StackError
 from pdm_stack.lock import InheritedPackage, LayerLock
 from pdm_stack.reporting import PlainReporter
 from pdm_stack.runtimes.provider import RuntimeSettings
 from pdm_stack.stack import open_stack
 from pdm_stack.status import layer_status
-from tests.build.layer_projects import (
+from tests.building.layer_projects import (
     PATH_CODE,
     PLATFORM,
     SITE,
@@ -196,7 +196,7 @@ def test_failure_midway_keeps_the_previous_layer(
     def interrupted(*args: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("pdm_stack.build.venv_layer.check_started", interrupted)
+    monkeypatch.setattr("pdm_stack.building.venv_layer.check_started", interrupted)
     with pytest.raises(KeyboardInterrupt):
         build(project, diamond_locks(), "framework-a", clean=True)
     assert snapshot(project.build) == before
@@ -280,7 +280,7 @@ def test_locked_runtime_installs_exactly_its_lock(tmp_path: Path, settings: Runt
 
 KILLED_BUILD = """
 import pickle, sys
-from pdm_stack.build.stack_build import build_layers
+from pdm_stack.building.stack_build import build_layers
 from pdm_stack.reporting import PlainReporter
 from pdm_stack.stack import open_stack
 spec, names, settings, locks, install = pickle.loads(open(sys.argv[1], "rb").read())

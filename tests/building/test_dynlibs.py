@@ -19,13 +19,13 @@ from pathlib import Path
 import pytest
 from uv import find_uv_bin
 
-from pdm_stack.build.dynlibs import (
+from pdm_stack.building.dynlibs import (
     DynlibSource,
     exported_libraries,
     is_extension_module_name,
     link_lower_dynlibs,
 )
-from pdm_stack.build.elf import read_dynamic
+from pdm_stack.building.elf import read_dynamic
 from pdm_stack.errors import StackErrors
 from pdm_stack.reporting import PlainReporter
 from pdm_stack.runtimes.relocate import find_patchelf

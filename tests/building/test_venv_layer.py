@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from pdm_stack.build.stack_build import build_layers
+from pdm_stack.building.stack_build import build_layers
 from pdm_stack.reporting import PlainReporter
 from pdm_stack.stack import Stack, open_stack
-from tests.build.layer_projects import (
+from tests.building.layer_projects import (
     NUMPY,
     PATH_CODE,
     PY,
@@ -209,7 +209,7 @@ def test_copied_stack_runs_from_its_new_place_with_its_scripts(numpy_stack: Buil
 
 
 def test_scripts_in_both_shebang_forms_are_rewritten_without_touching_hard_links(tmp_path: Path) -> None:
-    from pdm_stack.build.scripts import make_scripts_relocatable
+    from pdm_stack.building.scripts import make_scripts_relocatable
 
     bin_dir = tmp_path / ("x" * 130) / "bin"
     bin_dir.mkdir(parents=True)

@@ -22,12 +22,12 @@ from typing import TYPE_CHECKING
 import pathspec
 
 from pdm_stack.errors import StackError
-from pdm_stack.spec.modules import import_name
+from pdm_stack.stack_spec.modules import import_name
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from pdm_stack.spec.model import LayerSpec
+    from pdm_stack.stack_spec.model import LayerSpec
 
 
 @dataclass(frozen=True)

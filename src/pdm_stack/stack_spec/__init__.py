@@ -4,8 +4,8 @@
 from it lives in :mod:`pdm_stack.graph`.
 """
 
-from pdm_stack.spec.loader import load_stack
-from pdm_stack.spec.model import (
+from pdm_stack.stack_spec.loader import load_stack
+from pdm_stack.stack_spec.model import (
     PLATFORMS,
     LayerKind,
     LayerSpec,

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from pdm_stack.runtimes.provider import RuntimeSettings
-from tests.build.layer_projects import pdm_install_root, runtime_settings
+from tests.building.layer_projects import pdm_install_root, runtime_settings
 
 
 @pytest.fixture(scope="module")

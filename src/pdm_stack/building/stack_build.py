@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from pdm_stack.build.app_modules import app_module_files
-from pdm_stack.build.records import built_record
-from pdm_stack.build.runtime_layer import InstallOptions, build_runtime_layer
-from pdm_stack.build.staging import build_lock, clean_stale_staging
-from pdm_stack.build.venv_layer import LowerBuild, build_venv_layer, read_lower_build
+from pdm_stack.building.app_modules import app_module_files
+from pdm_stack.building.build_records import built_record
+from pdm_stack.building.runtime_layer import InstallOptions, build_runtime_layer
+from pdm_stack.building.staging import build_lock, clean_stale_staging
+from pdm_stack.building.venv_layer import LowerBuild, build_venv_layer, read_lower_build
 from pdm_stack.errors import StackError
-from pdm_stack.spec.model import LayerKind
+from pdm_stack.stack_spec.model import LayerKind
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence

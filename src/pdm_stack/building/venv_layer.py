@@ -20,23 +20,23 @@ import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from pdm_stack.build.app_modules import copy_module_files, files_hash, launch_module_name
-from pdm_stack.build.dynlibs import DynlibSource, link_lower_dynlibs
-from pdm_stack.build.layer_config import LayerConfig, read_layer_config
-from pdm_stack.build.locked_install import install_locked, packages_for
-from pdm_stack.build.records import BuildRecord, built_record, inputs_hash, retire_previous_folder
-from pdm_stack.build.scripts import make_scripts_relocatable, replace_file
-from pdm_stack.build.sitecustomize import SITECUSTOMIZE_VERSION, relative_site_dir, render_sitecustomize
-from pdm_stack.build.staging import staged_layer
+from pdm_stack.building.app_modules import copy_module_files, files_hash, launch_module_name
+from pdm_stack.building.build_records import BuildRecord, built_record, inputs_hash, retire_previous_folder
+from pdm_stack.building.dynlibs import DynlibSource, link_lower_dynlibs
+from pdm_stack.building.layer_config import LayerConfig, read_layer_config
+from pdm_stack.building.locked_install import install_locked, packages_for
+from pdm_stack.building.scripts import make_scripts_relocatable, replace_file
+from pdm_stack.building.sitecustomize import SITECUSTOMIZE_VERSION, relative_site_dir, render_sitecustomize
+from pdm_stack.building.staging import staged_layer
 from pdm_stack.errors import StackError
-from pdm_stack.spec.model import LayerKind
+from pdm_stack.stack_spec.model import LayerKind
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from pathlib import Path
 
-    from pdm_stack.build.app_modules import ModuleFile
-    from pdm_stack.build.runtime_layer import InstallOptions
+    from pdm_stack.building.app_modules import ModuleFile
+    from pdm_stack.building.runtime_layer import InstallOptions
     from pdm_stack.graph import Layer
     from pdm_stack.lock.stack_lock import LockedLayer
     from pdm_stack.reporting import Reporter

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pdm_stack.build.staging import (
+from pdm_stack.building.staging import (
     build_lock,
     clean_stale_staging,
     recover,

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 from packaging.requirements import InvalidRequirement, Requirement
 
-from pdm_stack.spec.fields import KEYS_BY_KIND, ErrorSink, FieldReader, suggest
-from pdm_stack.spec.model import PLATFORMS, LayerKind, LayerSpec, RuntimeArchiveSpec
-from pdm_stack.spec.modules import check_app_modules
+from pdm_stack.stack_spec.fields import KEYS_BY_KIND, ErrorSink, FieldReader, suggest
+from pdm_stack.stack_spec.model import PLATFORMS, LayerKind, LayerSpec, RuntimeArchiveSpec
+from pdm_stack.stack_spec.modules import check_app_modules
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -16,7 +16,7 @@ from typing import Any
 
 from pdm_stack.errors import StackError, StackErrors
 from pdm_stack.indexes import PackageIndex
-from pdm_stack.spec.fields import (
+from pdm_stack.stack_spec.fields import (
     LOCAL_RUNTIME_MODES,
     SETTINGS_KEYS,
     STACK_KEYS,
@@ -24,8 +24,8 @@ from pdm_stack.spec.fields import (
     FieldReader,
     suggest,
 )
-from pdm_stack.spec.layers import LayerContext, parse_layer
-from pdm_stack.spec.model import LayerKind, LayerSpec, StackSettings, StackSpec
+from pdm_stack.stack_spec.layer_tables import LayerContext, parse_layer
+from pdm_stack.stack_spec.model import LayerKind, LayerSpec, StackSettings, StackSpec
 
 SETTINGS_TABLE = "tool.pdm-stack"
 

@@ -21,7 +21,15 @@ from pdm_stack.errors import StackError
 from pdm_stack.reporting import PlainReporter
 from pdm_stack.run import run_app
 from pdm_stack.stack import open_stack
-from tests.build.layer_projects import PY, Project, as_locked, build, copy_project, empty_lock, write_project
+from tests.building.layer_projects import (
+    PY,
+    Project,
+    as_locked,
+    build,
+    copy_project,
+    empty_lock,
+    write_project,
+)
 
 if TYPE_CHECKING:
     from pathlib import Path

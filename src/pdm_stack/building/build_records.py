@@ -12,8 +12,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from pdm_stack.build.layer_config import CONFIG_PATH
-from pdm_stack.build.staging import remove_layer_folder, state_dir
+from pdm_stack.building.layer_config import CONFIG_PATH
+from pdm_stack.building.staging import remove_layer_folder, state_dir
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from pdm_stack.build.sitecustomize import relative_site_dir, render_sitecustomize
+from pdm_stack.building.sitecustomize import relative_site_dir, render_sitecustomize
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -12,13 +12,13 @@ import os
 import secrets
 from typing import TYPE_CHECKING, Any
 
-from pdm_stack.spec.model import LayerKind
+from pdm_stack.stack_spec.model import LayerKind
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from pdm_stack.publish.archive import ArchiveFormat
-    from pdm_stack.publish.layers import PublishLayer
+    from pdm_stack.publish.publish_inputs import PublishLayer
 
 METADATA_DIR = "__venvstacks__"
 COMBINED_NAME = "venvstacks.json"

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pdm_stack.build.installer import install_requirements
-from pdm_stack.build.layer_config import LayerConfig
-from pdm_stack.build.locked_install import install_locked, packages_for
-from pdm_stack.build.records import BuildRecord, built_record, inputs_hash, retire_previous_folder
-from pdm_stack.build.scripts import make_scripts_relocatable
-from pdm_stack.build.staging import staged_layer
+from pdm_stack.building.build_records import BuildRecord, built_record, inputs_hash, retire_previous_folder
+from pdm_stack.building.installer import install_requirements
+from pdm_stack.building.layer_config import LayerConfig
+from pdm_stack.building.locked_install import install_locked, packages_for
+from pdm_stack.building.scripts import make_scripts_relocatable
+from pdm_stack.building.staging import staged_layer
 from pdm_stack.errors import StackError
 from pdm_stack.runtimes.provider import RuntimeSettings, obtain_runtime
 from pdm_stack.runtimes.sysconfig_paths import make_sysconfig_relocatable

@@ -11,15 +11,15 @@ import hashlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from pdm_stack.build.app_modules import app_module_files
-from pdm_stack.build.layer_config import CONFIG_PATH, read_layer_config
-from pdm_stack.build.records import built_record
-from pdm_stack.build.venv_layer import read_lower_build, venv_inputs
+from pdm_stack.building.app_modules import app_module_files
+from pdm_stack.building.build_records import built_record
+from pdm_stack.building.layer_config import CONFIG_PATH, read_layer_config
+from pdm_stack.building.venv_layer import read_lower_build, venv_inputs
 from pdm_stack.errors import StackError
 from pdm_stack.host import host_platform
 from pdm_stack.publish.filters import Member, layer_members
-from pdm_stack.spec.model import LayerKind
-from pdm_stack.spec.modules import import_name
+from pdm_stack.stack_spec.model import LayerKind
+from pdm_stack.stack_spec.modules import import_name
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence

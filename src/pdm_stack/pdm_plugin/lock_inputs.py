@@ -17,7 +17,7 @@ from pdm_stack.errors import StackError
 from pdm_stack.indexes import PackageIndex
 from pdm_stack.lock.stack_lock import LockedLayer, LockOptions, load_locked_layers
 from pdm_stack.pdm_plugin.runtime_config import package_indexes
-from pdm_stack.spec.loader import _EXCLUDE_NEWER as EXCLUDE_NEWER
+from pdm_stack.stack_spec.loader import _EXCLUDE_NEWER as EXCLUDE_NEWER
 
 if TYPE_CHECKING:
     import argparse

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pdm_stack.build.app_modules import copy_module_files, files_hash, module_files
+from pdm_stack.building.app_modules import copy_module_files, files_hash, module_files
 
 
 def shipped(module: Path, root: Path) -> list[str]:

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pdm_stack.build.stack_build import build_layers
+from pdm_stack.building.stack_build import build_layers
 from pdm_stack.lock import LayerLock, LockInputs, lock_layer
-from pdm_stack.lock.layer import LockPaths
+from pdm_stack.lock.layer_lock import LockPaths
 from pdm_stack.lock.stack_lock import LockedLayer
 from pdm_stack.reporting import NullReporter
 from pdm_stack.runtimes.provider import RuntimeSettings

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from pdm_stack.spec.fields import FieldReader
+    from pdm_stack.stack_spec.fields import FieldReader
 
 
 def import_name(path: Path) -> str:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from pdm_stack.errors import StackErrors
-from pdm_stack.spec import LayerKind, load_stack
+from pdm_stack.stack_spec import LayerKind, load_stack
 from tests.fixtures.specs import SpecWriter
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pdm_stack.errors import StackError
-from pdm_stack.spec.model import LayerKind
+from pdm_stack.stack_spec.model import LayerKind
 
 COMMON_KEYS = frozenset(
     {

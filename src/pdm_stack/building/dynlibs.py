@@ -31,7 +31,7 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pdm_stack.build.elf import ElfDynamic, ElfError, is_elf, read_dynamic
+from pdm_stack.building.elf import ElfDynamic, ElfError, is_elf, read_dynamic
 from pdm_stack.errors import StackError, StackErrors
 from pdm_stack.runtimes.relocate import find_patchelf
 
