@@ -21,6 +21,7 @@ from pdm_stack.building.locked_install import install_locked, packages_for
 from pdm_stack.building.scripts import make_scripts_relocatable
 from pdm_stack.building.staging import staged_layer
 from pdm_stack.errors import StackError
+from pdm_stack.indexes import strip_credentials
 from pdm_stack.runtimes.provider import RuntimeSettings, obtain_runtime
 from pdm_stack.runtimes.sysconfig_paths import make_sysconfig_relocatable
 
@@ -55,7 +56,8 @@ def runtime_inputs(layer: Layer, locked: LockedLayer | None = None, platform: st
         {
             "format": RUNTIME_FORMAT_VERSION,
             "python_implementation": spec.python_implementation,
-            "runtime_archive": [archive.url, archive.sha256] if archive else None,
+            # The sha256 pins the bytes; credentials (rotated at will) must not even be hashed.
+            "runtime_archive": [strip_credentials(archive.url), archive.sha256] if archive else None,
             # Locked: the lock is what gets installed. Unlocked: the declared requirements are.
             "requirements": None if locked else list(spec.requirements),
             "requirements_hash": locked.requirements_hash if locked else None,

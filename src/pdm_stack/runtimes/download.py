@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
 from pdm_stack.errors import StackError
-from pdm_stack.indexes import strip_credentials
+from pdm_stack.indexes import mask_credentials, strip_credentials
 from pdm_stack.runtimes.pbs import MIRROR_CONFIG_KEY, MIRROR_ENV_VAR
 
 if TYPE_CHECKING:
@@ -99,7 +99,7 @@ def _local_path(url: str) -> Path | None:
     if parts.scheme == "file":
         if parts.netloc not in ("", "localhost"):
             raise StackError(
-                f"cannot read runtime archive from {url}: file:// URLs with a host are not supported"
+                f"cannot read runtime archive from {_shown(url)}: file:// URLs with a host are not supported"
             )
         return Path(url2pathname(parts.path))
     if len(parts.scheme) <= 1:  # no scheme, or a Windows drive letter
@@ -179,20 +179,22 @@ def _download(archive: RuntimeArchive, sink: _Sink, reporter: Reporter, client: 
         names = _error_names(exc)
         if names is None:
             raise
+        # The HTTP client's own messages may quote the request URL, credentials included.
+        problem = mask_credentials(str(exc)) or type(exc).__name__
         if "HTTPStatusError" in names:
             status = getattr(getattr(exc, "response", None), "status_code", "error")
             raise StackError(f"cannot download {archive.filename}: HTTP {status} from {shown}") from None
         if responded and names & (_INTERRUPTED | _UNREACHABLE):
             raise StackError(
                 f"download of {archive.filename} ({_human_size(total)}) from {host} was truncated "
-                f"({exc or type(exc).__name__}); the partial file was discarded"
+                f"({problem}); the partial file was discarded"
             ) from None
         if names & (_INTERRUPTED | _UNREACHABLE):
             raise StackError(
-                f"cannot reach {host} to download {archive.filename} ({exc or type(exc).__name__}); "
+                f"cannot reach {host} to download {archive.filename} ({problem}); "
                 + _mirror_hint(host)
             ) from None
-        raise StackError(f"cannot download {archive.filename} from {shown}: {exc}") from None
+        raise StackError(f"cannot download {archive.filename} from {shown}: {problem}") from None
     finally:
         if owned is not None:
             owned.close()

@@ -17,6 +17,7 @@ from urllib.parse import quote, unquote, urlsplit
 from urllib.request import url2pathname
 
 from pdm_stack.errors import StackError
+from pdm_stack.indexes import strip_credentials
 
 if TYPE_CHECKING:
     from typing import Literal
@@ -100,7 +101,8 @@ def mirror_url(mirror: str, filename: str, tag: str | None) -> str:
     directory is checked for both layouts, flat first.
     """
     if "{tag}" in mirror and tag is None:
-        raise StackError(f"cannot place {filename} in mirror {mirror!r}: its PBS release tag is unknown")
+        shown = strip_credentials(mirror, mask=True)
+        raise StackError(f"cannot place {filename} in mirror {shown!r}: its PBS release tag is unknown")
     if _is_url(mirror) and not mirror.startswith("file:"):
         quoted = quote(filename, safe="")
         expanded = mirror.replace("{tag}", quote(tag or "", safe=""))

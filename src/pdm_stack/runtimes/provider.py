@@ -19,6 +19,7 @@ from urllib.parse import unquote, urlsplit
 
 from pdm_stack.errors import StackError
 from pdm_stack.host import host_platform
+from pdm_stack.indexes import strip_credentials
 from pdm_stack.runtimes.download import fetch_archive
 from pdm_stack.runtimes.local import LocalInterpreter, find_local_interpreters
 from pdm_stack.runtimes.pbs import RuntimeArchive, resolve_pbs_archive
@@ -57,6 +58,7 @@ class RuntimeSource:
 
     kind: str  # archive | pdm-install | download | mirror | local
     version: str
+    #: A folder or the archive's URL, never with credentials (build records are not secret).
     location: str
     #: sha256 of the archive the runtime was unpacked from (downloads, mirrors, custom archives).
     sha256: str | None = None
@@ -157,10 +159,12 @@ def _download(
 ) -> ObtainedRuntime:
     archive = resolve_pbs_archive(request, settings.platform, settings.mirror)
     kind = "mirror" if settings.mirror else "download"
-    reporter.detail(f"{layer.label}: {kind} {archive.url} (sha256 {archive.sha256})")
+    reporter.detail(
+        f"{layer.label}: {kind} {strip_credentials(archive.url, mask=True)} (sha256 {archive.sha256})"
+    )
     client = settings.client_factory() if settings.client_factory is not None else None
     archive_file = fetch_archive(archive, settings.cache_dir / "archives", reporter, client)
-    source = RuntimeSource(kind, archive.version, archive.url, archive.sha256)
+    source = RuntimeSource(kind, archive.version, strip_credentials(archive.url), archive.sha256)
     if settings.register_downloads:
         folder = register_in_pdm_install_root(
             archive_file, settings.install_root, request, original_filename=archive.filename
@@ -177,10 +181,14 @@ def _from_custom_archive(
     url, sha256 = layer.runtime_archive.url, layer.runtime_archive.sha256
     filename = unquote(Path(urlsplit(url).path).name) or "runtime-archive"
     archive = RuntimeArchive(url=url, sha256=sha256, filename=filename, version=request.version)
-    reporter.detail(f"{layer.label}: custom runtime archive {url} (sha256 {sha256})")
+    reporter.detail(
+        f"{layer.label}: custom runtime archive {strip_credentials(url, mask=True)} (sha256 {sha256})"
+    )
     archive_file = fetch_archive(archive, settings.cache_dir / "archives", reporter, _client(settings, url))
     tree = _unpacked(archive_file, archive, settings)
-    return ObtainedRuntime(RuntimeSource("archive", request.version, url, sha256), tree=tree)
+    return ObtainedRuntime(
+        RuntimeSource("archive", request.version, strip_credentials(url), sha256), tree=tree
+    )
 
 
 def _client(settings: RuntimeSettings, url: str) -> object | None:
