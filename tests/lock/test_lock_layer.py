@@ -140,6 +140,18 @@ def test_conflict_with_lower_layer_names_layer_and_pin(tmp_path: Path) -> None:
     assert "attrs==22.1.0" in message
 
 
+def test_version_conflict_is_reported_as_a_conflict_not_a_missing_wheel(tmp_path: Path) -> None:
+    # uv's report mentions that requests 2.32.0/2.32.1 have no wheels; the cause is urllib3<1.
+    app = inputs("app-web", ("requests>=2.31", "urllib3<1"), platforms=("win_amd64",))
+    with pytest.raises(LockError) as info:
+        lock_layer(app, tmp_path)
+    message = str(info.value)
+    assert "requirements conflict on win_amd64" in message
+    assert "requests and urllib3" in message
+    assert "the layer requires requests>=2.31 and urllib3<1" in message
+    assert "no wheel" not in message
+
+
 def test_platform_specific_packages_get_markers(tmp_path: Path) -> None:
     result = lock_layer(inputs("framework-cli", ("click",)), tmp_path)
     colorama = next(p for p in result.lock.packages if p.name == "colorama")

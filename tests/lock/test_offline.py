@@ -40,6 +40,39 @@ def test_platform_tag_failure_names_package_and_platform() -> None:
     assert "matching platform tag" in error.details
 
 
+def test_a_package_without_wheels_inside_a_conflict_is_not_the_cause() -> None:
+    # uv 0.13's report for requests>=2.31 with urllib3<1 (two requests releases have no wheels).
+    stderr = (
+        "error: No solution found when resolving dependencies\n"
+        "  cause: Because requests>=2.33.0 depends on urllib3>=1.26,<3 and all of:\n"
+        "             requests==2.31.0\n"
+        "             requests>=2.32.2,<=2.32.5\n"
+        "         depend on urllib3>=1.21.1,<3, we can conclude that all of:\n"
+        "             requests==2.31.0\n"
+        "             requests>=2.32.2\n"
+        "         depend on urllib3>=1.21.1,<3.\n"
+        "         And because requests>=2.32.0,<=2.32.1 has no usable wheels, we can conclude that"
+        " requests>=2.32.0,<=2.32.1 depends on urllib3>=1.21.1,<3.\n"
+        "         And because pdm-stack-layer-input depends on requests>=2.31 and urllib3<1, we can"
+        " conclude that your requirements are unsatisfiable.\n"
+    )
+    error = explain_failure("app 'x'", UvFailure("win_amd64", 1, stderr), {})
+    assert str(error) == (
+        "app 'x': field 'requirements': requirements conflict on win_amd64: the requirements on requests"
+        " and urllib3 cannot all be met together (the layer requires requests>=2.31 and urllib3<1)"
+    )
+
+
+def test_a_package_with_no_wheel_at_all_is_a_missing_wheel() -> None:
+    stderr = (
+        "error: No solution found when resolving dependencies\n"
+        "  cause: Because all versions of docopt have no usable wheels and pdm-stack-layer-input"
+        " depends on docopt, we can conclude that your requirements are unsatisfiable.\n"
+    )
+    error = explain_failure("app 'x'", UvFailure("linux_x86_64", 1, stderr), {})
+    assert "no wheel of 'docopt' is available for platform linux_x86_64" in str(error)
+
+
 def wheel(url: str) -> dict[str, Any]:
     return {"url": url, "size": 1, "hashes": {"sha256": "00"}}
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import tomlkit
+from packaging.utils import canonicalize_name
 
 from pdm_stack.errors import StackError
 from pdm_stack.indexes import mask_credentials, strip_credentials
@@ -70,12 +71,22 @@ _UV_CREDENTIALS = re.compile(r"^UV_INDEX_[A-Z0-9_]+_(?:USERNAME|PASSWORD)$")
 #: Name of the throwaway project whose dependencies are the layer's requirements.
 INPUT_PROJECT = "pdm-stack-layer-input"
 
+#: A version specifier list after a name: ``>=2.32.0,<=2.32.1``.
+_SPECIFIERS = r"(?:[<>=!~]=?[^\s,]*(?:,[<>=!~]=?[^\s,]*)*)?"
 _NO_WHEELS = re.compile(
-    r"(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)(?:[<>=!~]=?[^\s,]*)?\s+(?:has|have)\s+no\s+"
+    r"(?<![\w.<>=!~,*+-])(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)" + _SPECIFIERS + r"\s+(?:has|have)\s+no\s+"
     r"(?:usable wheels|wheels with a matching (?:platform|Python ABI|Python implementation)"
     r"(?: tag| tags)?)"
 )
 _FAILED_FETCH = re.compile(r"Failed to (?:fetch|read|query)[^:]*: `?(?P<url>[a-z+]+://[^\s`]+)")
+#: Package names as uv's resolver report spells them: ``name>=1``, ``depends on name``,
+#: ``versions of name``, ``name has no ...``.
+_PACKAGE_MENTION = re.compile(
+    r"(?<![\w.<>=!~,*+-])(?P<name>[A-Za-z][A-Za-z0-9._-]*[A-Za-z0-9]|[A-Za-z])(?=[<>=!~]|\s+(?:has|have)\s+no\s)"
+    r"|(?:depends on|versions of|require)\s+(?P<bare>[A-Za-z][A-Za-z0-9._-]*[A-Za-z0-9]|[A-Za-z])(?![\w.-])"
+)
+#: What the layer itself requires in the conflict, from uv's last conclusion.
+_LAYER_REQUIRES = re.compile(rf"{INPUT_PROJECT} depends on (?P<requires>.+?), we can conclude", re.DOTALL)
 _NOT_FOUND = re.compile(r"(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*) was not found in the package registry")
 
 
@@ -266,7 +277,10 @@ def explain_failure(
             details=details,
         )
     match = _NO_WHEELS.search(text)
-    if match:
+    involved = involved_packages(text)
+    # A missing wheel is only the cause when nothing else takes part: "requests 2.32.1 has no
+    # wheels" inside a chain that also needs urllib3 is a conflict between requirements.
+    if match and involved <= {canonicalize_name(match.group("name"))}:
         name = match.group("name")
         return LockError(
             f"no wheel of '{name}' is available for platform {failure.platform} "
@@ -292,9 +306,8 @@ def explain_failure(
             if pinned
             else ""
         )
-        reason = _cause_line(text)
         return LockError(
-            f"requirements conflict on {failure.platform}: {reason}{below}",
+            f"requirements conflict on {failure.platform}: {_conflict_reason(text, involved)}{below}",
             layer=layer,
             field="requirements",
             details=details,
@@ -319,6 +332,30 @@ def _from(name: str, providers: Mapping[str, str] | None) -> str:
 def _mentions(text: str, name: str) -> bool:
     pattern = re.escape(name).replace(r"\-", "[-_.]").replace("_", "[-_.]")
     return re.search(rf"(?<![\w-]){pattern}(?![\w-])", text, flags=re.IGNORECASE) is not None
+
+
+def involved_packages(text: str) -> set[str]:
+    """Normalised names of the packages uv's resolver report reasons about (not Python itself)."""
+    names = {canonicalize_name(m.group("name") or m.group("bare")) for m in _PACKAGE_MENTION.finditer(text)}
+    return names - {INPUT_PROJECT, "python"}
+
+
+def _conflict_reason(text: str, involved: set[str]) -> str:
+    """Which packages conflict, and what the layer itself asked for (the user's starting point)."""
+    requires = _LAYER_REQUIRES.search(text)
+    if not involved:
+        return _cause_line(text)
+    names = sorted(involved)
+    listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+    what = (
+        f"no version of {listed} satisfies every requirement"
+        if len(names) == 1
+        else f"the requirements on {listed} cannot all be met together"
+    )
+    if requires:
+        layer_wants = " ".join(requires.group("requires").split())
+        what += f" (the layer requires {layer_wants})"
+    return what
 
 
 def _cause_line(text: str) -> str:
