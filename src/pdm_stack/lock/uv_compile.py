@@ -336,7 +336,9 @@ def _mentions(text: str, name: str) -> bool:
 
 def involved_packages(text: str) -> set[str]:
     """Normalised names of the packages uv's resolver report reasons about (not Python itself)."""
-    names = {canonicalize_name(m.group("name") or m.group("bare")) for m in _PACKAGE_MENTION.finditer(text)}
+    names: set[str] = {
+        canonicalize_name(m.group("name") or m.group("bare")) for m in _PACKAGE_MENTION.finditer(text)
+    }
     return names - {INPUT_PROJECT, "python"}
 
 
