@@ -51,6 +51,7 @@ def test_files_are_written_where_the_layer_model_says(locked_stack: Path) -> Non
         "lock_input_hash",
         "requirements_hash",
         "other_inputs_hash",
+        "other_inputs",
         "version_inputs_hash",
         "lock_version",
         "locked_at",

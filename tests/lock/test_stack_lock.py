@@ -277,6 +277,36 @@ def test_show_reports_lock_state_and_staleness_spreads_upward(
     assert shown["app-one"]["lock_file"] is not None
 
 
+def test_stale_messages_name_the_input_that_changed(stack: Path, pdm: PDMCallable, project: Project) -> None:
+    lock(pdm, project, stack)
+
+    def problems() -> dict[str, list[str]]:
+        out = pdm(["stack", "show", "--json", "--spec", str(stack)], obj=project, strict=True)
+        return {layer["env_name"]: layer["lock_problems"] for layer in json.loads(out.stdout)["layers"]}
+
+    stack.write_text(
+        stack.read_text().replace('exclude_newer = "2025-06-01"', 'exclude_newer = "2025-07-01"')
+    )
+    assert problems()["rt"] == ["cutoff changed (2025-06-01 -> 2025-07-01)"]
+    stack.write_text(stack.read_text().replace('"linux_x86_64", "win_amd64"', '"linux_x86_64"'))
+    assert problems()["rt"] == [
+        "platforms changed (removed win_amd64)",
+        "cutoff changed (2025-06-01 -> 2025-07-01)",
+    ]
+    stack.write_text(stack.read_text().replace("cpython@3.11", "cpython@3.12"))
+    assert problems()["rt"][0] == "Python changed (3.11 -> 3.12)"
+    result = pdm(["stack", "lock", "--check", "--spec", str(stack)], obj=project)
+    assert "rt (Python changed (3.11 -> 3.12); platforms changed (removed win_amd64);" in result.stderr
+
+
+def test_lower_lock_change_is_named(stack: Path, pdm: PDMCallable, project: Project) -> None:
+    lock(pdm, project, stack)
+    write_stack(stack.parent, base='"attrs", "idna"')
+    lock(pdm, project, stack, "--include", "base")
+    result = pdm(["stack", "lock", "--check", "--spec", str(stack)], obj=project)
+    assert "app-one (lower layer lock changed (framework-base))" in result.stderr
+
+
 def test_relock_keeps_pins_until_reset(tmp_path: Path, pdm: PDMCallable, project: Project) -> None:
     spec = write_stack(tmp_path / "proj", cutoff="2021-01-01")
     lock(pdm, project, spec)

@@ -92,6 +92,32 @@ def test_build_refuses_stale_locks_and_locks_them_with_the_option(
     assert result.exit_code == 1 and "framework-text (requirements changed)" in result.stderr
 
 
+def test_a_cutoff_given_to_build_lock_keeps_the_locks_valid_for_a_plain_build(
+    stack: Path, pdm: PDMCallable, project: Project
+) -> None:
+    stack.write_text(stack.read_text().replace('exclude_newer = "2025-06-01"\n', ""))
+    result = pdm(["stack", "build", "--reset-lock", "*", "--spec", str(stack)], obj=project)
+    assert result.exit_code != 0 and "only apply with --lock" in result.stderr
+
+    pdm(
+        ["stack", "build", "--lock", "--exclude-newer", "2019-06-01", "--spec", str(stack)],
+        obj=project,
+        strict=True,
+    )
+    locked = (stack.parent / "requirements" / "framework-text" / "packages-framework-text.txt").read_text()
+    assert "six==1.12.0" in locked  # the newest six uploaded before the cutoff
+    # No cutoff configured anywhere: the lock made with one is still valid.
+    pdm(["stack", "build", "--spec", str(stack)], obj=project, strict=True)
+    # A different cutoff, though, is a change the build names.
+    result = pdm(["stack", "build", "--exclude-newer", "2024-01-01", "--spec", str(stack)], obj=project)
+    assert result.exit_code != 0 and "only apply with --lock" in result.stderr
+    result = pdm(
+        ["stack", "lock", "--check", "--exclude-newer", "2024-01-01", "--spec", str(stack)], obj=project
+    )
+    assert result.exit_code != 0
+    assert "cutoff changed (2019-06-01 -> 2024-01-01)" in result.stderr
+
+
 def test_run_passes_arguments_output_and_exit_code(
     stack: Path, pdm: PDMCallable, project: Project, capfd: pytest.CaptureFixture[str]
 ) -> None:

@@ -15,11 +15,12 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
@@ -27,13 +28,11 @@ from packaging.requirements import InvalidRequirement, Requirement
 
 from pdm_stack.errors import StackError
 from pdm_stack.indexes import PackageIndex, split_indexes, uv_index_environment
+from pdm_stack.lock.input_changes import describe_changes
 from pdm_stack.lock.platforms import glibc_floor, sort_platforms, uv_python_platform
 from pdm_stack.lock.pylock import LayerLock, merge_resolutions, parse_pylock, render_pylock, render_summary
 from pdm_stack.lock.uv_compile import find_uv, run_compile
 from pdm_stack.reporting import NullReporter, Reporter
-
-if TYPE_CHECKING:
-    from collections.abc import Mapping
 
 
 @dataclass(frozen=True)
@@ -131,24 +130,30 @@ def lock_input_hash(inputs: LockInputs) -> str:
     return _sha256(sorted(canonical))
 
 
-def other_inputs_hash(inputs: LockInputs) -> str:
-    """Hash of the non-requirement inputs: Python, targets, lower locks, indexes, cutoff date."""
+def other_inputs(inputs: LockInputs) -> dict[str, Any]:
+    """The non-requirement inputs: Python, targets, lower locks, indexes, cutoff, uv settings.
+
+    Recorded in ``.meta.json`` (no credentials in it) so a stale lock can say what changed.
+    """
     general, pinned = layer_indexes(inputs)
-    return _sha256(
-        {
-            "python": inputs.python_version,
-            "platforms": list(sort_platforms(inputs.platforms)),
-            "glibc": glibc_floor(inputs.linux_target),
-            "macosx": inputs.macosx_target,
-            # A changed lower lock changes the constraints, so the upper lock must be redone.
-            "lower": [[lock.env_name, lock.requirements_hash] for lock in inputs.lower],
-            # Only the indexes this layer can resolve from, in search order: adding an explicit
-            # index for another layer's pin must not relock this one.
-            "indexes": [[i.name, i.lock_identity, i.kind, i.verify_ssl] for i in general],
-            "pinned": sorted((dist, index.name, index.lock_identity) for dist, index in pinned.items()),
-            "exclude_newer": inputs.exclude_newer,
-        }
-    )
+    values: dict[str, Any] = {
+        "python": inputs.python_version,
+        "platforms": list(sort_platforms(inputs.platforms)),
+        "glibc": glibc_floor(inputs.linux_target),
+        "macosx": inputs.macosx_target,
+        # A changed lower lock changes the constraints, so the upper lock must be redone.
+        "lower": [[lock.env_name, lock.requirements_hash] for lock in inputs.lower],
+        # Only the indexes this layer can resolve from, in search order: adding an explicit
+        # index for another layer's pin must not relock this one.
+        "indexes": [[i.name, i.lock_identity, i.kind, i.verify_ssl] for i in general],
+        "pinned": sorted([dist, index.name, index.lock_identity] for dist, index in pinned.items()),
+        "exclude_newer": inputs.exclude_newer,
+    }
+    return values
+
+
+def other_inputs_hash(inputs: LockInputs) -> str:
+    return _sha256(other_inputs(inputs))
 
 
 #: The one staleness reason that needs a new ``lock_version`` but no new resolution.
@@ -168,13 +173,27 @@ def check_lock(inputs: LockInputs, requirements_dir: Path) -> LockStatus:
     reasons = []
     if meta.get("lock_input_hash") != lock_input_hash(inputs):
         reasons.append("requirements changed")
-    if meta.get("other_inputs_hash") != other_inputs_hash(inputs):
-        reasons.append("python version, platforms, indexes or lower layer locks changed")
+    current = accepted_inputs(inputs, meta)
+    if meta.get("other_inputs_hash") != _sha256(current):
+        reasons.extend(describe_changes(meta.get("other_inputs"), current))
     if meta.get("requirements_hash") != lock.requirements_hash:
         reasons.append(f"{paths.pylock.name} was edited by hand")
     if inputs.versioned and meta.get("version_inputs_hash") != inputs.version_inputs_hash:
         reasons.append(VERSION_CHANGED)
     return LockStatus(not reasons, tuple(reasons), lock, meta)
+
+
+def accepted_inputs(inputs: LockInputs, meta: Mapping[str, Any]) -> dict[str, Any]:
+    """The inputs a lock on disk must match; without a cutoff now, the lock's own cutoff stands.
+
+    A cutoff given once (``lock --exclude-newer``) is not configured anywhere, so later commands
+    run without one: the lock it made is still a correct lock of the same requirements.
+    """
+    current = other_inputs(inputs)
+    recorded = meta.get("other_inputs")
+    if inputs.exclude_newer is None and isinstance(recorded, Mapping) and recorded.get("exclude_newer"):
+        current["exclude_newer"] = recorded["exclude_newer"]
+    return current
 
 
 def lower_pins(inputs: LockInputs) -> dict[str, dict[str, tuple[str, str]]]:
@@ -346,6 +365,7 @@ def lock_layer(
         "lock_input_hash": lock_input_hash(inputs),
         "requirements_hash": lock.requirements_hash,
         "other_inputs_hash": other_inputs_hash(inputs),
+        "other_inputs": other_inputs(inputs),
         "version_inputs_hash": inputs.version_inputs_hash,
         "lock_version": _next_version(old, unchanged),
         "locked_at": _locked_at(inputs, old if unchanged else None),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from pdm.cli.commands.base import BaseCommand
+from pdm.exceptions import PdmUsageError
 
 from pdm_stack.building.runtime_layer import InstallOptions
 from pdm_stack.building.stack_build import build_layers
@@ -19,7 +20,7 @@ from pdm_stack.pdm_plugin.common import (
     selection_group,
     user_errors,
 )
-from pdm_stack.pdm_plugin.lock_inputs import lock_options
+from pdm_stack.pdm_plugin.lock_inputs import lock_options, locking_group
 from pdm_stack.pdm_plugin.runtime_config import runtime_settings
 from pdm_stack.runtimes.provider import LOCAL_MODES
 
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 class BuildCommand(BaseCommand):
     """Build the stack's layers from their locks: runtimes, then framework and application environments"""
 
-    arguments = (*COMMON_ARGUMENTS, selection_group)
+    arguments = (*COMMON_ARGUMENTS, selection_group, locking_group)
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument(
@@ -41,8 +42,8 @@ class BuildCommand(BaseCommand):
         parser.add_argument(
             "--lock",
             action="store_true",
-            help="Lock stale layers first (the selected ones and those below them); without it a"
-            " stale lock is an error",
+            help="Lock stale layers first (the selected ones and those below them), with the locking"
+            " options below; without it a stale lock is an error",
         )
         parser.add_argument(
             "--local-runtime",
@@ -64,9 +65,13 @@ class BuildCommand(BaseCommand):
             stack = open_project_stack(project, options)
             layers = selected_layers(stack, options)
             settings = runtime_settings(project, stack, options)
-            locking = lock_options(project, stack)
+            if not options.lock and (options.reset_lock or options.exclude_newer):
+                raise PdmUsageError("--reset-lock and --exclude-newer only apply with --lock")
+            locking = lock_options(project, stack, options)
             if options.lock:
-                lock_stack(stack, with_lower_layers(stack, layers), locking, reporter)
+                lock_stack(
+                    stack, with_lower_layers(stack, layers), locking, reporter, reset=options.reset_lock
+                )
             locks = load_locked_layers(stack, layers, locking)
             # Only for credentials: files come from the URLs in the locks, no index is searched.
             install = InstallOptions(env=tuple(uv_index_environment(locking.indexes).items()))

@@ -16,7 +16,7 @@ from pdm_stack.pdm_plugin.common import (
     selection_group,
     user_errors,
 )
-from pdm_stack.pdm_plugin.lock_inputs import lock_options
+from pdm_stack.pdm_plugin.lock_inputs import lock_options, locking_group
 
 if TYPE_CHECKING:
     import argparse
@@ -27,23 +27,9 @@ if TYPE_CHECKING:
 class LockCommand(BaseCommand):
     """Lock the stack's layers with uv into pylock.toml files (only stale layers are relocked)"""
 
-    arguments = (*COMMON_ARGUMENTS, selection_group)
+    arguments = (*COMMON_ARGUMENTS, selection_group, locking_group)
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument(
-            "--reset-lock",
-            metavar="GLOB",
-            action="append",
-            default=[],
-            help="Forget the previous pins of matching layers (name or env name glob, repeatable) and"
-            " resolve them afresh; other layers keep their pinned versions where they can",
-        )
-        parser.add_argument(
-            "--exclude-newer",
-            metavar="DATE",
-            help="Ignore packages uploaded after DATE (e.g. 2025-06-01); also recorded as locked_at"
-            " [env var: UV_EXCLUDE_NEWER; setting: exclude_newer]",
-        )
         parser.add_argument(
             "--check",
             action="store_true",

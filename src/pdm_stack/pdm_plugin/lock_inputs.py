@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
+from pdm.cli.options import ArgumentGroup
+
 from pdm_stack.errors import StackError
 from pdm_stack.indexes import PackageIndex
 from pdm_stack.lock.stack_lock import LockedLayer, LockOptions, load_locked_layers
@@ -27,6 +29,25 @@ if TYPE_CHECKING:
 
     from pdm_stack.graph import Layer
     from pdm_stack.stack import Stack
+
+
+#: Options of every command that locks (``lock``, ``build --lock``): declared once, so they agree.
+locking_group = ArgumentGroup("Locking")
+locking_group.add_argument(
+    "--reset-lock",
+    metavar="GLOB",
+    action="append",
+    default=[],
+    help="Forget the previous pins of matching layers (name or env name glob, repeatable) and"
+    " resolve them afresh; other layers keep their pinned versions where they can",
+)
+locking_group.add_argument(
+    "--exclude-newer",
+    metavar="DATE",
+    help="Ignore packages uploaded after DATE (e.g. 2025-06-01); also recorded as locked_at. A lock"
+    " made with a cutoff stays valid for later commands given none"
+    " [env var: UV_EXCLUDE_NEWER; setting: exclude_newer]",
+)
 
 
 def project_indexes(project: Project, stack: Stack) -> tuple[PackageIndex, ...]:
