@@ -12,6 +12,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from pdm_stack.atomic_files import write_atomically
 from pdm_stack.building.layer_config import CONFIG_PATH
 from pdm_stack.building.staging import remove_layer_folder, state_dir
 
@@ -42,11 +43,8 @@ class BuildRecord:
         return state_dir(build_dir) / "layers" / f"{env_name}.json"
 
     def write(self, build_dir: Path) -> None:
-        path = self.path(build_dir, self.env_name)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(asdict(self), indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        tmp.replace(path)
+        text = json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
+        write_atomically(self.path(build_dir, self.env_name), text)
 
     @classmethod
     def read(cls, build_dir: Path, env_name: str) -> BuildRecord | None:

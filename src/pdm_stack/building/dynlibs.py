@@ -25,12 +25,12 @@ import shutil
 import stat
 import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pdm_stack.atomic_files import replacement
 from pdm_stack.building.elf import ElfDynamic, ElfError, is_elf, read_dynamic
 from pdm_stack.errors import StackError, StackErrors
 from pdm_stack.runtimes.relocate import find_patchelf
@@ -207,10 +207,7 @@ def _rewrite_search_path(patchelf: Path, path: Path, dynamic: ElfDynamic, entrie
     """
     force_rpath = dynamic.runpath is None and dynamic.rpath is not None
     mode = stat.S_IMODE(path.stat().st_mode)
-    handle, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(handle)
-    tmp = Path(tmp_name)
-    try:
+    with replacement(path, mode=mode) as tmp:
         shutil.copyfile(path, tmp)
         tmp.chmod(mode | stat.S_IWUSR)
         command = [os.fspath(patchelf), *(["--force-rpath"] if force_rpath else []), "--set-rpath"]
@@ -219,11 +216,6 @@ def _rewrite_search_path(patchelf: Path, path: Path, dynamic: ElfDynamic, entrie
         )
         if proc.returncode != 0:
             raise StackError(f"patchelf could not set the run path of {path}: {proc.stderr.strip()}")
-        tmp.chmod(mode)
-        tmp.replace(path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def link_lower_dynlibs(

@@ -20,6 +20,8 @@ import io
 import re
 from pathlib import Path
 
+from pdm_stack.atomic_files import write_atomically
+
 TRAMPOLINE = """#!/bin/sh
 '''exec' "$(dirname -- "$(realpath -- "$0")")"/'{python}' "$0" "$@"
 ' '''
@@ -43,7 +45,7 @@ def make_scripts_relocatable(bin_dir: Path, interpreter_dirs: list[Path]) -> lis
         python, body = _split_shebang(data)
         if python is None or not python.startswith(prefixes):
             continue
-        replace_file(script, TRAMPOLINE.format(python=Path(python).name).encode() + body)
+        write_atomically(script, TRAMPOLINE.format(python=Path(python).name).encode() + body)
         rewritten.append(script)
     if rewritten:
         update_records(bin_dir.parent, rewritten)
@@ -72,7 +74,7 @@ def update_records(prefix: Path, changed: list[Path]) -> None:
         if touched:
             text = io.StringIO()
             csv.writer(text, lineterminator="\n").writerows(rows)
-            replace_file(record, text.getvalue().encode("utf-8"))
+            write_atomically(record, text.getvalue().encode("utf-8"))
 
 
 def _split_shebang(data: bytes) -> tuple[str | None, bytes]:
@@ -82,12 +84,3 @@ def _split_shebang(data: bytes) -> tuple[str | None, bytes]:
         return match.group("python").decode(errors="replace"), data[match.end() :]
     first_line, _, body = data.partition(b"\n")
     return first_line[2:].strip().decode(errors="replace"), body
-
-
-def replace_file(path: Path, data: bytes) -> None:
-    """Give ``path`` the content ``data`` (keeping its mode) without writing into its inode."""
-    tmp = path.with_name(f".{path.name}.pdm-stack-tmp")
-    mode = path.stat().st_mode & 0o7777 if path.exists() else 0o644
-    tmp.write_bytes(data)
-    tmp.chmod(mode)
-    tmp.replace(path)

@@ -20,12 +20,13 @@ import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from pdm_stack.atomic_files import write_atomically
 from pdm_stack.building.app_modules import copy_module_files, files_hash, launch_module_name
 from pdm_stack.building.build_records import BuildRecord, built_record, inputs_hash, retire_previous_folder
 from pdm_stack.building.dynlibs import DynlibSource, link_lower_dynlibs
 from pdm_stack.building.layer_config import LayerConfig, read_layer_config
 from pdm_stack.building.locked_install import install_locked, packages_for
-from pdm_stack.building.scripts import make_scripts_relocatable, replace_file
+from pdm_stack.building.scripts import make_scripts_relocatable
 from pdm_stack.building.sitecustomize import SITECUSTOMIZE_VERSION, relative_site_dir, render_sitecustomize
 from pdm_stack.building.staging import staged_layer
 from pdm_stack.errors import StackError
@@ -208,7 +209,7 @@ def write_venv(layer_dir: Path, runtime: LowerBuild) -> str:
 def write_sitecustomize(site_path: Path, target: str, site_dir: str, lowers: Sequence[LowerBuild]) -> None:
     relative = [relative_site_dir(target, site_dir, lower.folder, lower.site_dir) for lower in lowers]
     # Renamed into place: a package's own sitecustomize.py may be a hard link into uv's cache.
-    replace_file(site_path / "sitecustomize.py", render_sitecustomize(relative).encode())
+    write_atomically(site_path / "sitecustomize.py", render_sitecustomize(relative).encode())
 
 
 _CHECK = (

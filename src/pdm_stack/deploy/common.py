@@ -9,6 +9,7 @@ relative imports only.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
@@ -38,6 +39,23 @@ def sha256_file(path: Path) -> str:
         for chunk in iter(lambda: stream.read(CHUNK), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def replace_file(path: Path, data: bytes) -> None:
+    """Write ``path`` through a temporary file renamed over it: a reader sees the old or the new file.
+
+    pdm-stack has one helper for this (``pdm_stack.atomic_files``); the deployer keeps this copy
+    because it runs without pdm-stack and may import only its siblings. The temporary name is
+    fixed: one deployment at a time writes a target (it holds the target's lock).
+    """
+    temporary = path.with_name(path.name + ".tmp")
+    try:
+        temporary.write_bytes(data)
+        temporary.replace(path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+        raise
 
 
 def read_json(path: Path) -> Any:

@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .common import METADATA_DIR, Layer
+from .common import METADATA_DIR, Layer, replace_file
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -45,9 +45,7 @@ def write_record(target: Path, install_target: str, data: dict[str, Any]) -> Non
     """Write a layer's record (temp file + rename: a reader sees the old or the new record)."""
     path = record_path(target, install_target)
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    temporary.replace(path)
+    replace_file(path, (json.dumps(data, indent=1, sort_keys=True) + "\n").encode("utf-8"))
 
 
 def is_deployed(target: Path, layer: Layer, records: dict[str, dict[str, Any]]) -> bool:

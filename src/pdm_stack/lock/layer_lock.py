@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -26,13 +25,15 @@ from urllib.request import url2pathname
 
 from packaging.requirements import InvalidRequirement, Requirement
 
+from pdm_stack.atomic_files import write_if_changed
 from pdm_stack.errors import StackError
 from pdm_stack.indexes import PackageIndex, split_indexes, uv_index_environment
 from pdm_stack.lock.input_changes import describe_changes
 from pdm_stack.lock.platforms import glibc_floor, sort_platforms, uv_python_platform
 from pdm_stack.lock.pylock import LayerLock, merge_resolutions, parse_pylock, render_pylock, render_summary
-from pdm_stack.lock.uv_compile import find_uv, run_compile
+from pdm_stack.lock.uv_compile import run_compile
 from pdm_stack.reporting import NullReporter, Reporter
+from pdm_stack.uv_tool import find_uv
 
 
 @dataclass(frozen=True)
@@ -382,38 +383,6 @@ def write_lock_files(paths: LockPaths, lock: LayerLock, meta: Mapping[str, Any])
         paths.summary: render_summary(lock),
     }
     return tuple(path for path, text in contents.items() if write_if_changed(path, text))
-
-
-def write_if_changed(path: Path, text: str) -> bool:
-    """Atomically replace ``path`` with ``text`` unless it already holds exactly that."""
-    data = text.encode("utf-8")
-    try:
-        if path.read_bytes() == data:
-            return False
-    except FileNotFoundError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        # mkstemp makes the file private (0600); a lock file is as readable as any other file.
-        Path(tmp).chmod(_file_mode(path))
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return True
-
-
-def _file_mode(path: Path) -> int:
-    """The replaced file's permissions, else the default for new files (0666 minus the umask)."""
-    try:
-        return path.stat().st_mode & 0o777
-    except FileNotFoundError:
-        umask = os.umask(0o022)
-        os.umask(umask)
-        return 0o666 & ~umask
 
 
 def load_layer_lock(requirements_dir: Path, env_name: str) -> LayerLock:

@@ -8,7 +8,6 @@ uv only through the environment (see :mod:`pdm_stack.indexes`), never through ar
 
 from __future__ import annotations
 
-import functools
 import os
 import re
 import subprocess
@@ -24,6 +23,7 @@ from packaging.utils import canonicalize_name
 
 from pdm_stack.errors import StackError
 from pdm_stack.indexes import mask_credentials, strip_credentials
+from pdm_stack.uv_tool import find_uv, uv_error_summary
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -107,18 +107,6 @@ class LockError(StackError):
     ) -> None:
         super().__init__(message, layer=layer, field=field)
         self.details = details
-
-
-@functools.cache
-def find_uv() -> str:
-    """Path of the uv binary shipped with the ``uv`` package (a declared dependency).
-
-    Cached and called before any worker thread starts: ``uv.find_uv_bin`` reads
-    ``sysconfig`` config vars, whose lazy initialisation is not thread-safe on Python 3.11.
-    """
-    from uv import find_uv_bin
-
-    return os.fsdecode(find_uv_bin())
 
 
 def compile_command(
@@ -312,11 +300,8 @@ def explain_failure(
             field="requirements",
             details=details,
         )
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    # uv's own summary line, not a trailing hint such as "For more information, try '--help'".
-    errors = [line.removeprefix("error:").strip() for line in lines if line.startswith("error:")]
-    last = errors[0] if errors else lines[-1] if lines else f"exit status {failure.returncode}"
-    return LockError(f"uv could not lock for {failure.platform}: {last}", layer=layer, details=details)
+    summary = uv_error_summary(text) if text else f"exit status {failure.returncode}"
+    return LockError(f"uv could not lock for {failure.platform}: {summary}", layer=layer, details=details)
 
 
 def _last_cause(text: str) -> str:

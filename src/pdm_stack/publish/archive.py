@@ -17,10 +17,10 @@ import tarfile
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+from pdm_stack.atomic_files import create_temp
 from pdm_stack.errors import StackError
 from pdm_stack.publish.compressors import Compressor, ParallelGzip, ParallelXz, Zstd
 from pdm_stack.publish.filters import POSTINSTALL_NAME, Member
-from pdm_stack.publish.published_metadata import create_temp
 
 if TYPE_CHECKING:
     import threading
@@ -96,7 +96,7 @@ def write_archive(
     fatal: the archive is still what was built) so the user learns the layer is not relocatable.
     Setting ``stop`` (from another thread, e.g. on Ctrl-C) abandons the archive promptly.
     """
-    fd, temp_path = create_temp(out_dir, f".{top}.", ".partial")
+    fd, temp_path = create_temp(out_dir, f".{top}.")
     compressor: Compressor | None = None
     try:
         with os.fdopen(fd, "wb", buffering=_READ_SIZE) as stream:

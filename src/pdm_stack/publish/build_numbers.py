@@ -19,6 +19,7 @@ import zlib
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
+from pdm_stack.atomic_files import write_atomically
 from pdm_stack.building.staging import state_dir
 from pdm_stack.publish import compressors
 
@@ -90,11 +91,9 @@ class PublishState:
         return state_dir(build_dir) / "publish" / f"{install_target}.json"
 
     def write(self, build_dir: Path, install_target: str) -> None:
-        path = self.path(build_dir, install_target)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temp = path.with_name(path.name + ".partial")
-        temp.write_text(json.dumps(asdict(self), sort_keys=True) + "\n", encoding="utf-8")
-        temp.replace(path)
+        write_atomically(
+            self.path(build_dir, install_target), json.dumps(asdict(self), sort_keys=True) + "\n"
+        )
 
     @classmethod
     def read(cls, build_dir: Path, install_target: str) -> PublishState | None:

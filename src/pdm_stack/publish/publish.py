@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
+from pdm_stack.atomic_files import write_atomically
 from pdm_stack.deploy import STANDALONE_PACKAGE, STANDALONE_SCRIPT_NAME, standalone_files
 from pdm_stack.errors import StackError
 from pdm_stack.host import host_platform
@@ -25,7 +26,6 @@ from pdm_stack.publish.filters import Member, postinstall_bytes
 from pdm_stack.publish.publish_inputs import check_outside_build
 from pdm_stack.publish.published_metadata import (
     METADATA_DIR,
-    create_temp,
     layer_metadata,
     metadata_path,
     read_metadata,
@@ -286,17 +286,7 @@ def _write_deployer(output_dir: Path, reporter: Reporter) -> None:
         return
     for name, data in files.items():
         dest = output_dir.joinpath(*name.split("/"))
-        dest.parent.mkdir(exist_ok=True)
-        fd, temp = create_temp(dest.parent, f".{dest.name}.", ".partial")
-        try:
-            with os.fdopen(fd, "wb") as stream:
-                stream.write(data)
-            if name == STANDALONE_SCRIPT_NAME:
-                temp.chmod(0o755)
-            temp.replace(dest)
-        except BaseException:
-            temp.unlink(missing_ok=True)
-            raise
+        write_atomically(dest, data, mode=0o755 if name == STANDALONE_SCRIPT_NAME else None)
     # Modules an older pdm-stack wrote and this one no longer has.
     for stale in sorted(output_dir.joinpath(STANDALONE_PACKAGE).glob("*.py")):
         if f"{STANDALONE_PACKAGE}/{stale.name}" not in files:

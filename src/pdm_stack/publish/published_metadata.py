@@ -8,10 +8,9 @@ never names an archive that is not there, even after an interrupted or partial p
 from __future__ import annotations
 
 import json
-import os
-import secrets
 from typing import TYPE_CHECKING, Any
 
+from pdm_stack.atomic_files import write_atomically
 from pdm_stack.stack_spec.model import LayerKind
 
 if TYPE_CHECKING:
@@ -75,33 +74,9 @@ def read_metadata(path: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def create_temp(folder: Path, prefix: str, suffix: str) -> tuple[int, Path]:
-    """A new file in ``folder`` open for writing: like ``tempfile.mkstemp``, but with the mode
-    the umask gives any new file (usually 0644), not 0600.
-
-    Archives and metadata are published to be read by others (a web server, a CI upload step,
-    the users of a shared folder); a private mode would survive the rename into place.
-    """
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    while True:
-        temp = folder / f"{prefix}{secrets.token_hex(6)}{suffix}"
-        try:
-            return os.open(temp, flags, 0o666), temp
-        except FileExistsError:  # pragma: no cover - 48 random bits
-            continue
-
-
 def write_json(path: Path, data: Any) -> None:
-    """Write JSON atomically (temp file + rename): readers see the old or the new file, whole."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = create_temp(path.parent, f".{path.name}.", ".partial")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as stream:
-            stream.write(json.dumps(data, indent=2, sort_keys=True) + "\n")
-        temp.replace(path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
+    """Write JSON atomically: readers see the old or the new file, whole."""
+    write_atomically(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 def write_combined(output_dir: Path) -> dict[str, Any]:

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, Protocol, cast
+from typing import IO, TYPE_CHECKING, Protocol, cast
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
+from pdm_stack.atomic_files import atomic_output
 from pdm_stack.errors import StackError
 from pdm_stack.indexes import mask_credentials, strip_credentials
 from pdm_stack.runtimes.pbs import MIRROR_CONFIG_KEY, MIRROR_ENV_VAR
@@ -57,7 +57,7 @@ class _Client(Protocol):
 class _Sink:
     """Writes to the temporary file and hashes in the same pass, so big files are read once."""
 
-    def __init__(self, out: BinaryIO) -> None:
+    def __init__(self, out: IO[bytes]) -> None:
         self._out = out
         self._hash = hashlib.sha256()
         self.size = 0
@@ -191,8 +191,7 @@ def _download(archive: RuntimeArchive, sink: _Sink, reporter: Reporter, client: 
             ) from None
         if names & (_INTERRUPTED | _UNREACHABLE):
             raise StackError(
-                f"cannot reach {host} to download {archive.filename} ({problem}); "
-                + _mirror_hint(host)
+                f"cannot reach {host} to download {archive.filename} ({problem}); " + _mirror_hint(host)
             ) from None
         raise StackError(f"cannot download {archive.filename} from {shown}: {problem}") from None
     finally:
@@ -229,13 +228,11 @@ def fetch_archive(
 
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(dir=cache_dir, prefix=f".{name}.", suffix=".part")
     except OSError as exc:
         raise StackError(f"cannot write to runtime cache {cache_dir}: {exc.strerror or exc}") from None
-    tmp = Path(tmp_name)
     started = time.monotonic()
     try:
-        with os.fdopen(fd, "wb") as out:
+        with atomic_output(target) as out:
             sink = _Sink(out)
             source = _local_path(archive.url)
             if source is None:
@@ -244,19 +241,14 @@ def fetch_archive(
                 _copy_local(source, sink, archive, reporter)
             out.flush()
             os.fsync(out.fileno())
-        got = sink.hexdigest()
-        if got != expected:
-            raise StackError(
-                f"checksum mismatch for {name} from {_shown(archive.url)}: expected sha256 {expected}, "
-                f"got {got}; the file was discarded"
-            )
-        tmp.replace(target)
+            got = sink.hexdigest()
+            if got != expected:
+                raise StackError(
+                    f"checksum mismatch for {name} from {_shown(archive.url)}: expected sha256 {expected}, "
+                    f"got {got}; the file was discarded"
+                )
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise StackError(f"cannot write {name} to runtime cache {cache_dir}: {exc.strerror or exc}") from None
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     reporter.info(
         f"Fetched {name} ({_human_size(sink.size)}) in {time.monotonic() - started:.1f}s, sha256 verified"
     )

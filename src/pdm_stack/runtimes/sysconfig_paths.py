@@ -21,6 +21,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pdm_stack.atomic_files import write_atomically
 from pdm_stack.errors import StackError
 
 if TYPE_CHECKING:
@@ -111,10 +112,7 @@ def recorded_prefixes(build_vars: dict[str, Any]) -> set[str]:
 
 def _write_text(path: Path, text: str) -> None:
     """Replace a file atomically, keeping its permissions (python3.X-config must stay executable)."""
-    tmp = path.with_name(f".{path.name}.pdm-stack-tmp")
-    tmp.write_bytes(text.encode("utf-8", errors="surrogateescape"))
-    tmp.chmod(path.stat().st_mode & 0o7777)
-    tmp.replace(path)
+    write_atomically(path, text.encode("utf-8", errors="surrogateescape"))
 
 
 def _read_text(path: Path) -> str:
