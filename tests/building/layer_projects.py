@@ -20,6 +20,7 @@ from pdm_stack.lock import LayerLock, LockInputs, lock_layer
 from pdm_stack.lock.layer_lock import LockPaths
 from pdm_stack.lock.stack_lock import LockedLayer
 from pdm_stack.reporting import NullReporter
+from pdm_stack.runtimes.pdm_installs import PdmInstalls
 from pdm_stack.runtimes.provider import RuntimeSettings
 from pdm_stack.stack import Stack, open_stack
 from tests.fixtures.runtimes import clean_env, copy_runtime
@@ -70,8 +71,9 @@ def pdm_install_root(relocatable_runtime: Path, folder: Path) -> Path:
 
 def runtime_settings(install_root: Path) -> RuntimeSettings:
     return RuntimeSettings(
-        install_root=install_root,
         cache_dir=install_root.parent / "cache",
+        installed=(PdmInstalls(install_root),),
+        register_root=install_root,
         local_runtime="never",
         platform=PLATFORM,
     )

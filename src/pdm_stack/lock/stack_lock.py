@@ -63,6 +63,23 @@ class LockedLayer:
         return str(self.meta["requirements_hash"])
 
 
+class StaleLocksError(StackError):
+    """Locks that a build or publish needs are missing or out of date.
+
+    The message names the layers with their reasons; ``remedy`` is what the user should run,
+    which differs between front ends (``pdm stack lock`` or a Hatch target version).
+    """
+
+    PDM_REMEDY = "run 'pdm stack lock' (or build with --lock)"
+
+    def __init__(self, stale: Sequence[str], *, file: str | None = None, remedy: str = PDM_REMEDY) -> None:
+        self.stale = tuple(stale)
+        super().__init__(f"locks are missing or out of date: {', '.join(self.stale)}; {remedy}", file=file)
+
+    def with_remedy(self, remedy: str) -> StaleLocksError:
+        return StaleLocksError(self.stale, file=self.file, remedy=remedy)
+
+
 #: Layers locked at the same time (each runs uv once per target platform, also in parallel).
 LAYER_JOBS = 4
 
@@ -189,11 +206,7 @@ def load_locked_layers(stack: Stack, layers: Sequence[Layer], options: LockOptio
         if name in wanted and wanted[name].platforms and not statuses[name].valid
     ]
     if stale:
-        raise StackError(
-            f"locks are missing or out of date: {', '.join(stale)}; run 'pdm stack lock'"
-            " (or build with --lock)",
-            file=display_path(stack.spec.path),
-        )
+        raise StaleLocksError(stale, file=display_path(stack.spec.path))
     requirements_dir = stack.settings.requirements_dir
     locked: dict[str, LockedLayer] = {}
     for name, layer in wanted.items():

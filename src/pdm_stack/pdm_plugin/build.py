@@ -7,10 +7,8 @@ from typing import TYPE_CHECKING
 from pdm.cli.commands.base import BaseCommand
 from pdm.exceptions import PdmUsageError
 
-from pdm_stack.building.runtime_layer import InstallOptions
-from pdm_stack.building.stack_build import build_layers
-from pdm_stack.indexes import uv_index_environment
-from pdm_stack.lock.stack_lock import load_locked_layers, lock_stack, with_lower_layers
+from pdm_stack.lock.stack_lock import lock_stack, with_lower_layers
+from pdm_stack.operations.stages import build_locked_layers
 from pdm_stack.pdm_plugin.common import (
     COMMON_ARGUMENTS,
     PdmReporter,
@@ -72,10 +70,5 @@ class BuildCommand(BaseCommand):
                 lock_stack(
                     stack, with_lower_layers(stack, layers), locking, reporter, reset=options.reset_lock
                 )
-            locks = load_locked_layers(stack, layers, locking)
-            # Only for credentials: files come from the URLs in the locks, no index is searched.
-            install = InstallOptions(env=tuple(uv_index_environment(locking.indexes).items()))
             with on_interrupt(project, "the build stopped; no half-built layer was left"):
-                build_layers(
-                    stack, layers, settings, reporter, clean=options.clean, install=install, locks=locks
-                )
+                build_locked_layers(stack, layers, settings, locking, reporter, clean=options.clean)

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 from pdm.cli.commands.base import BaseCommand
 from pdm.exceptions import PdmUsageError
 
-from pdm_stack.lock.stack_lock import lock_stack, lock_statuses
+from pdm_stack.lock.stack_lock import lock_stack
+from pdm_stack.operations.lock_inputs import stale_locks
 from pdm_stack.pdm_plugin.common import (
     COMMON_ARGUMENTS,
     PdmReporter,
@@ -43,12 +44,7 @@ class LockCommand(BaseCommand):
             layers = selected_layers(stack, options)
             settings = lock_options(project, stack, options)
             if options.check:
-                statuses = lock_statuses(stack, settings)
-                stale = [
-                    f"{layer.env_name} ({'; '.join(statuses[layer.env_name].reasons)})"
-                    for layer in layers
-                    if layer.platforms and not statuses[layer.env_name].valid
-                ]
+                stale = stale_locks(stack, layers, settings)
                 if stale:
                     raise PdmUsageError(f"stale locks: {', '.join(stale)}; run 'pdm stack lock'")
                 reporter.info(f"All {len(layers)} selected lock(s) are up to date")

@@ -1,25 +1,19 @@
 """Lock inputs from PDM's world: its sources (and the spec's uv indexes), the cutoff date.
 
 Every command that needs locks (``lock``, ``build``, ``publish``, ``show``) computes them here, so
-they all agree on which indexes a lock depends on and hence on whether it is stale.
+they all agree on which indexes a lock depends on and hence on whether it is stale. The ordering
+and validation rules are the core's (:mod:`pdm_stack.operations.lock_inputs`), shared with Hatch.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import os
-from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
-from urllib.request import url2pathname
 
 from pdm.cli.options import ArgumentGroup
 
-from pdm_stack.errors import StackError
-from pdm_stack.indexes import PackageIndex
 from pdm_stack.lock.stack_lock import LockedLayer, LockOptions, load_locked_layers
+from pdm_stack.operations import lock_inputs
 from pdm_stack.pdm_plugin.runtime_config import package_indexes
-from pdm_stack.stack_spec.loader import _EXCLUDE_NEWER as EXCLUDE_NEWER
 
 if TYPE_CHECKING:
     import argparse
@@ -28,6 +22,7 @@ if TYPE_CHECKING:
     from pdm.project import Project
 
     from pdm_stack.graph import Layer
+    from pdm_stack.indexes import PackageIndex
     from pdm_stack.stack import Stack
 
 
@@ -52,44 +47,13 @@ locking_group.add_argument(
 
 def project_indexes(project: Project, stack: Stack) -> tuple[PackageIndex, ...]:
     """PDM sources first, then the spec's ``[[tool.uv.index]]`` and ``find_links`` folders."""
-    indexes = list(package_indexes(project))
-    names = {index.name for index in indexes}
-    indexes += [index for index in stack.settings.uv_indexes if index.name not in names]
-    for number, folder in enumerate(stack.settings.find_links, start=1):
-        indexes.append(PackageIndex(f"find-links-{number}", folder.as_uri(), "find_links"))
-    root = stack.spec.path.parent
-    return tuple(_in_project(index, root) for index in indexes)
-
-
-def _in_project(index: PackageIndex, root: Path) -> PackageIndex:
-    """A ``file:`` index inside the project is identified by its path relative to the project."""
-    parts = urlsplit(index.url)
-    if parts.scheme != "file":
-        return index
-    try:
-        relative = Path(url2pathname(parts.path)).resolve().relative_to(root.resolve())
-    except ValueError:
-        return index
-    return dataclasses.replace(index, identity=f"<project>/{relative.as_posix()}")
+    return lock_inputs.stack_indexes(stack, package_indexes(project))
 
 
 def lock_options(project: Project, stack: Stack, options: argparse.Namespace | None = None) -> LockOptions:
-    """Precedence of the cutoff: ``--exclude-newer``, then ``UV_EXCLUDE_NEWER``, then the spec.
-
-    Only absolute dates and times are accepted (as in the spec): a relative one (uv's ``1 week``)
-    would change what a lock resolves to while its hash, and ``locked_at``, stayed the same.
-    """
-    cutoff = getattr(options, "exclude_newer", None)
-    where = "--exclude-newer"
-    if not cutoff:
-        cutoff, where = os.environ.get("UV_EXCLUDE_NEWER"), "UV_EXCLUDE_NEWER"
-    if cutoff and EXCLUDE_NEWER.match(cutoff) is None:
-        raise StackError(
-            f"{where} {cutoff!r} is not a date or time: expected e.g. '2025-06-01' or '2025-06-01T00:00:00Z'"
-        )
-    return LockOptions(
-        indexes=project_indexes(project, stack),
-        exclude_newer=cutoff or stack.settings.exclude_newer,
+    """Precedence of the cutoff: ``--exclude-newer``, then ``UV_EXCLUDE_NEWER``, then the spec."""
+    return lock_inputs.lock_options(
+        stack, package_indexes(project), exclude_newer=getattr(options, "exclude_newer", None)
     )
 
 

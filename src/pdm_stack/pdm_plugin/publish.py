@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from pdm.cli.commands.base import BaseCommand
 
-from pdm_stack.host import host_platform
+from pdm_stack.operations.stages import publishable_layers
 from pdm_stack.pdm_plugin.common import (
     COMMON_ARGUMENTS,
     PdmReporter,
@@ -17,48 +17,25 @@ from pdm_stack.pdm_plugin.common import (
     selection_group,
     user_errors,
 )
-from pdm_stack.pdm_plugin.lock_inputs import valid_locks
+from pdm_stack.pdm_plugin.lock_inputs import lock_options
 from pdm_stack.publish.archive import ARCHIVE_FORMATS, DEFAULT_FORMAT
 from pdm_stack.publish.publish import PublishOptions, publish_layers
-from pdm_stack.publish.publish_inputs import plan_layers
 
 if TYPE_CHECKING:
     import argparse
 
     from pdm.project import Project
 
-    from pdm_stack.graph import Layer
     from pdm_stack.publish.publish_inputs import PublishLayer
     from pdm_stack.reporting import Reporter
     from pdm_stack.stack import Stack
-
-
-def keep_console_scripts(layer: Layer) -> bool:
-    """``[tool.pdm-stack] keep_console_scripts`` names this application layer."""
-    return layer.spec.keep_console_scripts
 
 
 def built_layers(
     project: Project, stack: Stack, options: argparse.Namespace, reporter: Reporter
 ) -> list[PublishLayer]:
     """The selected layers for this platform, with valid locks, checked to be built."""
-    platform = host_platform()
-    layers = []
-    for layer in selected_layers(stack, options):
-        if platform in layer.platforms:
-            layers.append(layer)
-        else:
-            reporter.info(f"{layer.env_name}: skipped (not built for {platform})")
-    locks = valid_locks(project, stack, layers)
-    return plan_layers(
-        stack.graph,
-        layers,
-        locks,
-        stack.settings.build_dir,
-        keep_console_scripts=keep_console_scripts,
-        spec_root=stack.spec.root,
-        platform=platform,
-    )
+    return publishable_layers(stack, selected_layers(stack, options), lock_options(project, stack), reporter)
 
 
 class PublishCommand(BaseCommand):

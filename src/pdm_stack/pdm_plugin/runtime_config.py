@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from pdm_stack.indexes import PackageIndex
+from pdm_stack.runtimes.pdm_installs import PdmInstalls
 from pdm_stack.runtimes.provider import RuntimeSettings
 
 if TYPE_CHECKING:
@@ -49,12 +50,13 @@ def runtime_settings(project: Project, stack: Stack, options: argparse.Namespace
         return session
 
     mirror = _setting(project, stack, "runtime_mirror", getattr(options, "runtime_mirror", None))
+    install_root = Path(project.config["python.install_root"]).expanduser()
     return RuntimeSettings(
-        install_root=Path(project.config["python.install_root"]).expanduser(),
         cache_dir=project.cache("stack"),
+        installed=(PdmInstalls(install_root),),
         mirror=mirror or None,
         local_runtime=_setting(project, stack, "local_runtime", getattr(options, "local_runtime", None)),
-        register_downloads=bool(_setting(project, stack, "register_runtimes")),
+        register_root=install_root if _setting(project, stack, "register_runtimes") else None,
         client_factory=make_client,
     )
 

@@ -16,9 +16,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from pdm_stack.runtimes.installed import InstalledRuntimes
 from pdm_stack.runtimes.requests import RuntimeRequest, parse_full_version
 
-__all__ = ["default_pdm_install_root", "find_pdm_installs", "interpreter_path"]
+__all__ = ["PdmInstalls", "default_pdm_install_root", "find_pdm_installs", "interpreter_path"]
 
 _PATCHLEVEL_RE = re.compile(r'^#define\s+PY_VERSION\s+"(\d+\.\d+\.\d+)[^"]*"', re.MULTILINE)
 
@@ -51,7 +52,7 @@ def interpreter_path(folder: Path, *, windows: bool | None = None) -> Path | Non
     return None
 
 
-def _version_from_headers(base: Path) -> str | None:
+def version_from_headers(base: Path) -> str | None:
     """Read ``PY_VERSION`` from ``patchlevel.h``, which every CPython build installs."""
     for header in sorted(base.glob("include/python3*/patchlevel.h")):
         try:
@@ -65,7 +66,7 @@ def _version_from_headers(base: Path) -> str | None:
     return None
 
 
-def _version_from_interpreter(exe: Path) -> str | None:
+def version_from_interpreter(exe: Path) -> str | None:
     """Last resort for linked interpreters without headers: ask the interpreter itself."""
     code = (
         "import sys, sysconfig; v = sys.version_info; "
@@ -89,7 +90,7 @@ def _full_version(folder: Path, exe: Path) -> str | None:
     else:
         return folder.name.partition("@")[2] or folder.name
     base = exe.parent.parent if exe.parent.name == "bin" else exe.parent
-    version = _version_from_headers(base) or _version_from_interpreter(exe)
+    version = version_from_headers(base) or version_from_interpreter(exe)
     if version is None:
         return None
     try:
@@ -131,3 +132,13 @@ def find_pdm_installs(install_root: Path, request: RuntimeRequest) -> list[tuple
         found.append((numbers, version, child))
     found.sort(key=lambda item: item[0], reverse=True)
     return [(version, folder) for _, version, folder in found]
+
+
+class PdmInstalls(InstalledRuntimes):
+    """``pdm python install``'s ``python.install_root``."""
+
+    kind = "pdm-install"
+    tool = "PDM"
+
+    def find(self, request: RuntimeRequest) -> list[tuple[str, Path]]:
+        return find_pdm_installs(self.root, request)

@@ -1,10 +1,12 @@
 """Where a runtime layer's CPython comes from, tried in a fixed, documented order.
 
 1. an explicit ``runtime_archive`` of the layer (URL or path + sha256);
-2. PDM's interpreter installs (``python.install_root``), newest matching first: no download;
+2. interpreters a tool already installed (``RuntimeSettings.installed``: PDM's
+   ``python.install_root`` for ``pdm stack``, Hatch's ``hatch python install`` folder for the Hatch
+   builder), newest matching first: no download;
 3. (``local_runtime = "prefer"``) a CPython already on this machine, made relocatable;
 4. a python-build-standalone download (or the configured mirror), sha256-verified and cached,
-   then installed into PDM's install root so later projects reuse it;
+   then (with ``register_root``) installed into PDM's install root so later projects reuse it;
 5. (``local_runtime = "fallback"``, the default) a local CPython, with a warning.
 
 Every step is reported at ``-v`` so users can see why a source was or was not used.
@@ -23,7 +25,6 @@ from pdm_stack.indexes import strip_credentials
 from pdm_stack.runtimes.download import fetch_archive
 from pdm_stack.runtimes.local import LocalInterpreter, find_local_interpreters
 from pdm_stack.runtimes.pbs import RuntimeArchive, resolve_pbs_archive
-from pdm_stack.runtimes.pdm_installs import find_pdm_installs
 from pdm_stack.runtimes.relocate import make_relocatable_runtime, runtime_content_hash
 from pdm_stack.runtimes.requests import RuntimeRequest
 from pdm_stack.runtimes.unpack import register_in_pdm_install_root, unpack_runtime_archive
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from pdm_stack.reporting import Reporter
+    from pdm_stack.runtimes.installed import InstalledRuntimes
     from pdm_stack.stack_spec.model import LayerSpec
 
 LOCAL_MODES = ("prefer", "fallback", "never")
@@ -41,12 +43,15 @@ LOCAL_MODES = ("prefer", "fallback", "never")
 class RuntimeSettings:
     """How runtimes may be obtained; front ends fill it from their configuration."""
 
-    install_root: Path
     #: pdm-stack's own cache: verified archives and unpacked custom runtimes. Survives --clean.
     cache_dir: Path
+    #: Tool-managed interpreter installs tried, in order, before anything is downloaded.
+    installed: tuple[InstalledRuntimes, ...] = ()
     mirror: str | None = None
     local_runtime: str = "fallback"
-    register_downloads: bool = True
+    #: Also install downloaded runtimes here, named as ``pdm python install`` names them, so the
+    #: tool lists and reuses them (PDM's ``python.install_root``); None keeps them in the cache.
+    register_root: Path | None = None
     #: Makes the HTTP client for downloads (PDM's session, with its proxies and certificates).
     client_factory: Callable[[], object] | None = None
     platform: str = field(default_factory=host_platform)
@@ -56,7 +61,7 @@ class RuntimeSettings:
 class RuntimeSource:
     """Provenance of a runtime, recorded with the built layer."""
 
-    kind: str  # archive | pdm-install | download | mirror | local
+    kind: str  # archive | pdm-install | hatch-install | download | mirror | local
     version: str
     #: A folder or the archive's URL, never with credentials (build records are not secret).
     location: str
@@ -110,12 +115,15 @@ def obtain_runtime(layer: LayerSpec, settings: RuntimeSettings, reporter: Report
     if layer.runtime_archive is not None:
         return _from_custom_archive(layer, request, settings, reporter)
 
-    installs = find_pdm_installs(settings.install_root, request)
-    if installs:
-        version, folder = installs[0]
-        reporter.detail(f"{layer.label}: using PDM's install of CPython {version} at {folder}")
-        return ObtainedRuntime(RuntimeSource("pdm-install", version, str(folder)), tree=folder)
-    reporter.detail(f"{layer.label}: no install matching {request} in {settings.install_root}")
+    for installed in settings.installed:
+        found = installed.find(request)
+        if found:
+            version, folder = found[0]
+            reporter.detail(
+                f"{layer.label}: using {installed.tool}'s install of CPython {version} at {folder}"
+            )
+            return ObtainedRuntime(RuntimeSource(installed.kind, version, str(folder)), tree=folder)
+        reporter.detail(f"{layer.label}: no install matching {request} in {installed.describe()}")
 
     if settings.local_runtime == "prefer":
         local = _local(request, layer, reporter, required=False)
@@ -165,9 +173,9 @@ def _download(
     client = settings.client_factory() if settings.client_factory is not None else None
     archive_file = fetch_archive(archive, settings.cache_dir / "archives", reporter, client)
     source = RuntimeSource(kind, archive.version, strip_credentials(archive.url), archive.sha256)
-    if settings.register_downloads:
+    if settings.register_root is not None:
         folder = register_in_pdm_install_root(
-            archive_file, settings.install_root, request, original_filename=archive.filename
+            archive_file, settings.register_root, request, original_filename=archive.filename
         )
         reporter.detail(f"{layer.label}: installed CPython {archive.version} into PDM's {folder}")
         return ObtainedRuntime(source, tree=folder)

@@ -31,7 +31,7 @@ from pdm_stack.runtimes.requests import RuntimeRequest
 if TYPE_CHECKING:
     from types import ModuleType
 
-__all__ = ["register_in_pdm_install_root", "unpack_runtime_archive"]
+__all__ = ["archive_version", "register_in_pdm_install_root", "unpack_runtime_archive"]
 
 _ARCHIVE_VERSION_RE = re.compile(r"^cpython-(?P<version>\d+\.\d+\.\d+)[+-]")
 _TAR_MODES = (
@@ -213,7 +213,7 @@ def unpack_runtime_archive(archive_file: Path, dest: Path, original_filename: st
         raise
 
 
-def _archive_version(filename: str) -> str | None:
+def archive_version(filename: str) -> str | None:
     """The full version a PBS archive holds, from its upstream file name (``cpython-3.11.7+...``)."""
     match = _ARCHIVE_VERSION_RE.match(filename)
     if match is None:
@@ -243,7 +243,7 @@ def register_in_pdm_install_root(
         except ValueError as exc:
             raise StackError(str(exc)) from None
     name = original_filename or archive_file.name
-    from_name = _archive_version(name)
+    from_name = archive_version(name)
     if request.is_exact:
         version = request.version + ("t" if request.free_threaded else "")
         if from_name is not None and from_name != version:
