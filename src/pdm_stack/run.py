@@ -15,7 +15,7 @@ import sys
 import threading
 from typing import TYPE_CHECKING
 
-from pdm_stack.building.app_modules import app_module_files
+from pdm_stack.app_modules import app_module_files
 from pdm_stack.building.build_records import BuildRecord, built_record
 from pdm_stack.building.layer_config import read_layer_config
 from pdm_stack.building.venv_layer import read_lower_build, venv_inputs

@@ -72,8 +72,11 @@ def test_metadata_describes_each_archive(build: Path, tmp_path: Path) -> None:
         "bound_to_implementation": f"../{RUNTIME}/bin/python3",
         "required_layers": [FRAMEWORK],
         "app_launch_module": "demo_app",
+        # The one app-modules hash: shipped name, NUL, sha256 of the content, per file.
         "app_launch_module_hash": "sha256:"
-        + hashlib.sha256((build / APP / SITE / "demo_app.py").read_bytes()).hexdigest(),
+        + hashlib.sha256(
+            b"demo_app.py\0" + hashlib.sha256((build / APP / SITE / "demo_app.py").read_bytes()).digest()
+        ).hexdigest(),
         "archive_build": 1,
         "archive_name": "app-demo.tar.gz",
         "archive_format": "tar.gz",
@@ -385,7 +388,7 @@ def test_a_layer_whose_app_modules_changed_since_the_build_is_refused(
     build: Path, write_spec: SpecWriter
 ) -> None:
     """Publishing must not ship the application code of an older build."""
-    from pdm_stack.building.app_modules import app_module_files
+    from pdm_stack.app_modules import app_module_files
     from pdm_stack.building.venv_layer import read_lower_build, venv_inputs
 
     spec = write_spec(STACK)

@@ -18,7 +18,6 @@ deployment is moved.
 from __future__ import annotations
 
 import glob
-import hashlib
 import os
 import re
 import shutil
@@ -33,6 +32,7 @@ from typing import TYPE_CHECKING
 from pdm_stack.atomic_files import replacement
 from pdm_stack.building.elf import ElfDynamic, ElfError, is_elf, read_dynamic
 from pdm_stack.errors import StackError, StackErrors
+from pdm_stack.file_digests import file_sha256
 from pdm_stack.runtimes.relocate import find_patchelf
 
 if TYPE_CHECKING:
@@ -129,20 +129,12 @@ def exported_libraries(source: DynlibSource) -> list[ExportedLibrary]:
     return exports
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _same_file_content(first: Path, second: Path) -> bool:
     if first.resolve() == second.resolve():
         return True
     if first.stat().st_size != second.stat().st_size:
         return False
-    return _sha256(first) == _sha256(second)
+    return file_sha256(first) == file_sha256(second)
 
 
 def resolve_exports(lower: Sequence[DynlibSource], *, label: str) -> dict[str, ExportedLibrary]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from pdm_stack.building.app_modules import app_module_files
+from pdm_stack.app_modules import app_module_files
 from pdm_stack.building.build_records import built_record
 from pdm_stack.building.runtime_layer import InstallOptions, build_runtime_layer
 from pdm_stack.building.staging import build_lock, clean_stale_staging

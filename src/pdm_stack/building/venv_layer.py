@@ -20,8 +20,8 @@ import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from pdm_stack.app_modules import copy_module_files, files_hash, launch_module_name
 from pdm_stack.atomic_files import write_atomically
-from pdm_stack.building.app_modules import copy_module_files, files_hash, launch_module_name
 from pdm_stack.building.build_records import BuildRecord, built_record, inputs_hash, retire_previous_folder
 from pdm_stack.building.dynlibs import DynlibSource, link_lower_dynlibs
 from pdm_stack.building.layer_config import LayerConfig, read_layer_config
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from pathlib import Path
 
-    from pdm_stack.building.app_modules import ModuleFile
+    from pdm_stack.app_modules import ModuleFile
     from pdm_stack.building.runtime_layer import InstallOptions
     from pdm_stack.graph import Layer
     from pdm_stack.lock.stack_lock import LockedLayer

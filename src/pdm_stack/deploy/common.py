@@ -34,11 +34,18 @@ class DeployError(Exception):
 
 
 def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
+    """Hex sha256 of a file: ``pdm_stack.file_digests`` for the deployer, which may not import it.
+
+    ``hashlib.file_digest`` is Python 3.11+; the deployer runs on 3.9 too, so it keeps the
+    chunked loop as the fallback.
+    """
     with path.open("rb") as stream:
+        if hasattr(hashlib, "file_digest"):
+            return hashlib.file_digest(stream, "sha256").hexdigest()
+        digest = hashlib.sha256()
         for chunk in iter(lambda: stream.read(CHUNK), b""):
             digest.update(chunk)
-    return digest.hexdigest()
+        return digest.hexdigest()
 
 
 def replace_file(path: Path, data: bytes) -> None:

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pdm_stack.deploy.common import sha256_file
 from pdm_stack.deploy.deployment_records import DEPLOYED_DIR, read_records
 from pdm_stack.errors import StackError
+from pdm_stack.file_digests import file_sha256
 
 CONFIG_PATH = "share/venv/metadata/venvstacks_layer.json"
 _KIND_ORDER = {"runtime": 0, "framework": 1, "application": 2}
@@ -74,7 +74,7 @@ def _compare_files(layer_dir: Path, manifest: dict[str, str], result: LayerVerif
         elif expected.startswith("symlink:"):
             if not path.is_symlink() or path.readlink().as_posix() != expected[len("symlink:") :]:
                 result.modified.append(relative)
-        elif path.is_symlink() or not path.is_file() or "sha256:" + sha256_file(path) != expected:
+        elif path.is_symlink() or not path.is_file() or "sha256:" + file_sha256(path) != expected:
             result.modified.append(relative)
     for root, dirs, files in os.walk(layer_dir):
         dirs[:] = [name for name in dirs if name != "__pycache__"]

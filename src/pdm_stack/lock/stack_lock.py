@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any
 
+from pdm_stack.app_modules import app_modules_hash
 from pdm_stack.errors import StackError
 from pdm_stack.lock.layer_lock import (
     LockInputs,
@@ -114,20 +115,12 @@ def python_series(stack: Stack, layer: Layer) -> str:
     return ".".join(request.version.split(".")[:2])
 
 
-def version_inputs_hash(layer: Layer) -> str:
-    """Hash of what names a versioned layer: its name, ``versioned`` and its app modules' content."""
-    digest = hashlib.sha256()
-    digest.update(f"{layer.env_name}\0{layer.spec.versioned}\0".encode())
-    modules = [layer.spec.launch_module] if layer.spec.launch_module else []
-    for module in (*modules, *layer.spec.support_modules):
-        files = [module] if module.is_file() else sorted(module.rglob("*"))
-        for path in files:
-            if not path.is_file() or "__pycache__" in path.parts or path.suffix == ".pyc":
-                continue
-            relative = path.relative_to(module.parent).as_posix()
-            digest.update(f"{relative}\0".encode())
-            digest.update(hashlib.sha256(path.read_bytes()).digest())
-    return f"sha256:{digest.hexdigest()}"
+def version_inputs_hash(layer: Layer, spec_root: Path) -> str:
+    """Hash of what names a versioned layer: its name, ``versioned`` and its app modules as they
+    ship (the build's rule: files git ignores do not count)."""
+    names = f"{layer.env_name}\0{layer.spec.versioned}\0"
+    modules = app_modules_hash(layer.spec, spec_root) or ""
+    return "sha256:" + hashlib.sha256(f"{names}{modules}".encode()).hexdigest()
 
 
 def layer_inputs(
@@ -156,7 +149,7 @@ def layer_inputs(
         exclude_newer=options.exclude_newer,
         package_indexes=tuple(sorted(layer.package_indexes.items())),
         priority_indexes=spec.priority_indexes,
-        version_inputs_hash=version_inputs_hash(layer),
+        version_inputs_hash=version_inputs_hash(layer, stack.spec.root),
         versioned=spec.versioned,
         preferences=preferences,
         label=layer.label,

@@ -7,11 +7,10 @@ reported before any archive is written, and the archive code never touches the s
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from pdm_stack.building.app_modules import app_module_files
+from pdm_stack.app_modules import app_module_files, files_hash, module_files
 from pdm_stack.building.build_records import built_record
 from pdm_stack.building.layer_config import CONFIG_PATH, read_layer_config
 from pdm_stack.building.venv_layer import read_lower_build, venv_inputs
@@ -67,39 +66,19 @@ class PublishLayer:
         return layer_members(self.folder, keep_console_scripts=self.keep_console_scripts, label=self.label)
 
     def launch_module_hash(self) -> str | None:
-        """``sha256:<hex>`` of the launch module as shipped (a file, or every file of a package)."""
+        """``sha256:<hex>`` of the launch module as shipped: the build copied exactly the files
+        :mod:`pdm_stack.app_modules` selects, and the same rule hashes them here."""
         if self.launch_module is None:
             return None
         config = read_layer_config(self.folder) or {}
         site_dir = self.folder / str(config.get("site_dir", ""))
         for candidate in (site_dir / f"{self.launch_module}.py", site_dir / self.launch_module):
-            if candidate.is_file():
-                return "sha256:" + _file_sha256(candidate)
-            if candidate.is_dir():
-                return "sha256:" + _tree_sha256(candidate)
+            if candidate.exists():
+                return files_hash(module_files(candidate, candidate))
         raise StackError(
             f"launch module '{self.launch_module}' is missing from the built layer; run 'pdm stack build'",
             layer=self.env_name,
         )
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        while chunk := stream.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _tree_sha256(root: Path) -> str:
-    """Hash of a package: relative names and file hashes, bytecode caches left out."""
-    digest = hashlib.sha256()
-    files = sorted(
-        p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
-    )
-    for path in files:
-        digest.update(f"{path.relative_to(root).as_posix()}\0{_file_sha256(path)}\n".encode())
-    return digest.hexdigest()
 
 
 def plan_layers(

@@ -23,6 +23,7 @@ from urllib.request import url2pathname
 
 from pdm_stack.atomic_files import atomic_output
 from pdm_stack.errors import StackError
+from pdm_stack.file_digests import file_sha256
 from pdm_stack.indexes import mask_credentials, strip_credentials
 from pdm_stack.runtimes.pbs import MIRROR_CONFIG_KEY, MIRROR_ENV_VAR
 
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
     from pdm_stack.reporting import Reporter
     from pdm_stack.runtimes.pbs import RuntimeArchive
 
-__all__ = ["fetch_archive", "sha256_file"]
+__all__ = ["fetch_archive"]
 
 _CHUNK = 1 << 16
 _HTTP_PACKAGES = frozenset({"httpx", "httpx2", "httpcore", "httpcore2", "h11"})
@@ -69,12 +70,6 @@ class _Sink:
 
     def hexdigest(self) -> str:
         return self._hash.hexdigest()
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file, read in chunks (runtime archives do not belong in memory)."""
-    with path.open("rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def _human_size(size: int | None) -> str:
@@ -220,7 +215,7 @@ def fetch_archive(
     expected = archive.sha256.lower()
     target = cache_dir / name
     if target.is_file():
-        got = sha256_file(target)
+        got = file_sha256(target)
         if got == expected:
             reporter.detail(f"Using cached {name}")
             return target

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pdm_stack.errors import StackError
+from pdm_stack.file_digests import file_sha256
 from pdm_stack.runtimes.sysconfig_paths import read_build_time_vars, recorded_prefixes, stdlib_dirs
 
 if TYPE_CHECKING:
@@ -330,11 +331,7 @@ def runtime_content_hash(root: Path) -> str:
                 records.append((rel, b"D"))
             else:
                 executable = b"x" if path.stat().st_mode & 0o111 else b"-"
-                content = hashlib.sha256()
-                with path.open("rb") as handle:
-                    for block in iter(lambda: handle.read(1 << 20), b""):
-                        content.update(block)
-                records.append((rel, b"F\0" + executable + content.hexdigest().encode()))
+                records.append((rel, b"F\0" + executable + file_sha256(path).encode()))
     digest = hashlib.sha256()
     for rel, record in sorted(records):
         digest.update(os.fsencode(rel) + b"\0" + record + b"\0")

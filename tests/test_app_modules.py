@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pdm_stack.building.app_modules import copy_module_files, files_hash, module_files
+from pdm_stack.app_modules import (
+    app_module_files,
+    app_modules_hash,
+    copy_module_files,
+    files_hash,
+    module_files,
+)
+from pdm_stack.building.layer_config import LayerConfig
+from pdm_stack.lock.stack_lock import version_inputs_hash
+from pdm_stack.publish.publish_inputs import PublishLayer
+from pdm_stack.stack import open_stack
+from pdm_stack.stack_spec.model import LayerKind
+from tests.fixtures.specs import BASE_STACK
 
 
 def shipped(module: Path, root: Path) -> list[str]:
@@ -77,3 +89,39 @@ def test_copy_creates_independent_files(tmp_path: Path) -> None:
     assert (site / "pkg" / "sub" / "mod.py").read_text() == "X = 1\n"
     assert (site / "pkg" / "sub" / "mod.py").stat().st_ino != (pkg / "sub" / "mod.py").stat().st_ino
     assert not (site / "pkg" / "build").exists()
+
+
+def test_lock_version_build_and_publish_hash_the_app_modules_by_one_rule(tmp_path: Path) -> None:
+    """Editing an ignored file changes none of the three hashes; editing a shipped one changes all."""
+    pkg = make_package(tmp_path)
+    spec = tmp_path / "pyproject.toml"
+    spec.write_text(
+        BASE_STACK
+        + '[[tool.venvstacks.applications]]\nname = "app"\nruntime = "cpython-3.11"\n'
+        + 'launch_module = "src/pkg"\nversioned = true\nrequirements = []\n'
+    )
+    stack = open_stack(spec)
+    layer = stack.graph.by_env_name("app-app")
+
+    def hashes() -> tuple[str, str | None, str | None]:
+        built = tmp_path / f"built-{len(list(tmp_path.glob('built-*')))}"
+        site_dir = "lib/python3.11/site-packages"
+        LayerConfig("bin/python", "3.11.0", "bin/python", site_dir).write(built)
+        copy_module_files(app_module_files(layer.spec, stack.spec.root), built / site_dir)
+        published = PublishLayer(
+            LayerKind.APPLICATION, "app-app", "app-app", built, 1, "", "", "rt", (), "", launch_module="pkg"
+        )
+        return (
+            version_inputs_hash(layer, stack.spec.root),  # lock_version of a versioned layer
+            app_modules_hash(layer.spec, stack.spec.root),  # the build's inputs
+            published.launch_module_hash(),  # app_launch_module_hash in the published metadata
+        )
+
+    before = hashes()
+    (pkg / "sub" / "notes.tmp").write_text("ignored by the root .gitignore")
+    (pkg / "build" / "out.py").write_text("ignored by the package's .gitignore")
+    (pkg / "__pycache__" / "mod.cpython-311.pyc").write_text("never shipped")
+    assert hashes() == before
+    (pkg / "sub" / "mod.py").write_text("X = 2\n")
+    after = hashes()
+    assert all(new != old for new, old in zip(after, before, strict=True))

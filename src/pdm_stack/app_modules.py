@@ -6,8 +6,10 @@ spec folder down to each module (and inside package folders) are honoured with g
 (deeper files override shallower ones, a negated pattern re-includes, an ignored folder is not
 entered). Byte-code caches and ``.git*`` entries are always left out.
 
-The same file list feeds the layer's build inputs hash, so editing an ignored file never
-triggers a rebuild, while editing a shipped one always does.
+The same file list, hashed by :func:`files_hash`, is the one rule for "did the app's code
+change" everywhere: the versioned layer's ``lock_version``, the layer's build inputs and the
+published ``app_launch_module_hash``. Editing an ignored file changes none of them; editing a
+shipped one changes all.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import TYPE_CHECKING
 import pathspec
 
 from pdm_stack.errors import StackError
+from pdm_stack.file_digests import file_sha256
 from pdm_stack.stack_spec.modules import import_name
 
 if TYPE_CHECKING:
@@ -124,8 +127,15 @@ def files_hash(files: Iterable[ModuleFile]) -> str:
     digest = hashlib.sha256()
     for item in files:
         digest.update(str(item.target).encode() + b"\0")
-        digest.update(hashlib.sha256(item.source.read_bytes()).digest())
+        digest.update(bytes.fromhex(file_sha256(item.source)))
     return "sha256:" + digest.hexdigest()
+
+
+def app_modules_hash(spec: LayerSpec, spec_root: Path) -> str | None:
+    """:func:`files_hash` of an application's modules as they ship; ``None`` without modules."""
+    if spec.launch_module is None and not spec.support_modules:
+        return None
+    return files_hash(app_module_files(spec, spec_root))
 
 
 def copy_module_files(files: Iterable[ModuleFile], site_dir: Path) -> int:
