@@ -7,9 +7,10 @@ from typing import Any
 import pytest
 
 from pdm_stack.errors import StackError
-from pdm_stack.lock.platforms import glibc_floor, platforms_marker, uv_python_platform
+from pdm_stack.lock.platforms import platforms_marker, uv_python_platform
 from pdm_stack.lock.pylock import merge_resolutions, parse_pylock, render_pylock
 from pdm_stack.lock.uv_compile import UvFailure, explain_failure
+from pdm_stack.stack_spec.targets import glibc_floor
 
 
 def test_uv_platform_names() -> None:
@@ -17,7 +18,7 @@ def test_uv_platform_names() -> None:
     assert uv_python_platform("linux_aarch64", glibc_floor("glibc@2.34")) == "aarch64-manylinux_2_34"
     assert uv_python_platform("macosx_arm64") == "aarch64-apple-darwin"
     assert uv_python_platform("win_amd64") == "x86_64-pc-windows-msvc"
-    with pytest.raises(StackError, match="linux_target"):
+    with pytest.raises(ValueError, match=r"expected 'glibc' or 'glibc@X\.Y'"):
         glibc_floor("musl")
 
 

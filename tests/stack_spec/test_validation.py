@@ -217,6 +217,20 @@ CASES = [
         "invalid value 'musl@1.2': expected 'glibc' or 'glibc@X.Y'",
     ),
     Case(
+        # Refused when the spec is read, not when uv is first asked to lock for it.
+        "unsupported-glibc-floor",
+        """
+        [[tool.venvstacks.frameworks]]
+        name = "f"
+        runtime = "cpython-3.11"
+        requirements = []
+        linux_target = "glibc@2.29"
+        """,
+        "framework 'f'",
+        "linux_target",
+        "uv cannot lock for glibc 2.29",
+    ),
+    Case(
         "bad-macosx-target",
         """
         [[tool.venvstacks.frameworks]]
@@ -445,7 +459,20 @@ CASES = [
         """,
         "runtime 'rt'",
         "python_implementation",
-        "invalid value 'python3'",
+        "invalid Python runtime request 'python3'",
+    ),
+    Case(
+        # The runtime request's own rule: no relocatable PyPy builds, so the spec refuses it too.
+        "pypy-implementation",
+        """
+        [[tool.venvstacks.runtimes]]
+        name = "rt"
+        python_implementation = "pypy@3.10"
+        requirements = []
+        """,
+        "runtime 'rt'",
+        "python_implementation",
+        "implementation 'pypy' is not supported",
     ),
     Case(
         "bad-layer-name",

@@ -29,10 +29,11 @@ from pdm_stack.atomic_files import write_if_changed
 from pdm_stack.errors import StackError
 from pdm_stack.indexes import PackageIndex, split_indexes, uv_index_environment
 from pdm_stack.lock.input_changes import describe_changes
-from pdm_stack.lock.platforms import glibc_floor, sort_platforms, uv_python_platform
+from pdm_stack.lock.platforms import sort_platforms, uv_python_platform
 from pdm_stack.lock.pylock import LayerLock, merge_resolutions, parse_pylock, render_pylock, render_summary
 from pdm_stack.lock.uv_compile import run_compile
 from pdm_stack.reporting import NullReporter, Reporter
+from pdm_stack.stack_spec.targets import glibc_floor
 from pdm_stack.uv_tool import find_uv
 
 
@@ -75,6 +76,14 @@ class LockInputs:
     @property
     def who(self) -> str:
         return self.label or self.env_name
+
+    @property
+    def glibc(self) -> str:
+        """The glibc floor of the Linux targets (the spec's rule; checked again for API callers)."""
+        try:
+            return glibc_floor(self.linux_target)
+        except ValueError as exc:
+            raise StackError(str(exc), layer=self.who, field="linux_target") from None
 
 
 @dataclass(frozen=True)
@@ -140,7 +149,7 @@ def other_inputs(inputs: LockInputs) -> dict[str, Any]:
     values: dict[str, Any] = {
         "python": inputs.python_version,
         "platforms": list(sort_platforms(inputs.platforms)),
-        "glibc": glibc_floor(inputs.linux_target),
+        "glibc": inputs.glibc,
         "macosx": inputs.macosx_target,
         # A changed lower lock changes the constraints, so the upper lock must be redone.
         "lower": [[lock.env_name, lock.requirements_hash] for lock in inputs.lower],
@@ -225,7 +234,7 @@ def resolve_layer(inputs: LockInputs, reporter: Reporter | None = None) -> Layer
     reporter = reporter or NullReporter()
     if not inputs.platforms:
         raise StackError("the layer has no target platforms to lock for", layer=inputs.who, field="platforms")
-    glibc = glibc_floor(inputs.linux_target)
+    glibc = inputs.glibc
     pins = lower_pins(inputs)
     general, pinned = layer_indexes(inputs)
     index_env = {

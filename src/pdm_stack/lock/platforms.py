@@ -8,10 +8,8 @@ uv invocations can never disagree about what a platform means.
 
 from __future__ import annotations
 
-import re
-
 from pdm_stack.errors import StackError
-from pdm_stack.stack_spec.model import DEFAULT_GLIBC, PLATFORMS
+from pdm_stack.stack_spec.targets import DEFAULT_GLIBC, GLIBC_FLOORS, PLATFORMS
 
 #: uv ``--python-platform`` per venvstacks platform; ``{glibc}`` is the manylinux floor (``2_28``).
 _UV_PLATFORMS: dict[str, str] = {
@@ -33,21 +31,6 @@ PLATFORM_MARKERS: dict[str, str] = {
     "macosx_x86_64": "sys_platform == 'darwin' and platform_machine == 'x86_64'",
 }
 
-#: manylinux floors uv 0.9+ accepts in ``--python-platform`` (``x86_64-manylinux_2_28`` ...).
-_UV_GLIBC_FLOORS = ("2.17", *(f"2.{minor}" for minor in (28, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40)))
-
-_LINUX_TARGET = re.compile(r"^glibc(?:@(?P<version>\d+\.\d+))?$")
-
-
-def glibc_floor(linux_target: str | None) -> str:
-    """The glibc version (``2.28``) a ``linux_target`` value (``glibc`` / ``glibc@2.31``) asks for."""
-    if linux_target is None:
-        return DEFAULT_GLIBC
-    match = _LINUX_TARGET.match(linux_target)
-    if match is None:
-        raise StackError(f"linux_target '{linux_target}' is not 'glibc' or 'glibc@X.Y'", field="linux_target")
-    return match.group("version") or DEFAULT_GLIBC
-
 
 def uv_python_platform(platform: str, glibc: str = DEFAULT_GLIBC) -> str:
     """uv's ``--python-platform`` value for a venvstacks platform name and glibc floor."""
@@ -56,9 +39,9 @@ def uv_python_platform(platform: str, glibc: str = DEFAULT_GLIBC) -> str:
         raise StackError(f"unknown target platform '{platform}' (expected one of {', '.join(PLATFORMS)})")
     if "{glibc}" not in template:
         return template
-    if glibc not in _UV_GLIBC_FLOORS:
+    if glibc not in GLIBC_FLOORS:
         raise StackError(
-            f"uv cannot lock for glibc {glibc}; supported floors: {', '.join(_UV_GLIBC_FLOORS)}",
+            f"uv cannot lock for glibc {glibc}; supported floors: {', '.join(GLIBC_FLOORS)}",
             field="linux_target",
         )
     return template.format(glibc=glibc.replace(".", "_"))

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from pdm.project.config import ConfigItem
 
 from pdm_stack.pdm_plugin.stack import StackCommand
+from pdm_stack.stack_spec.targets import DEFAULT_LOCAL_RUNTIME, LOCAL_RUNTIME_MODES
 
 if TYPE_CHECKING:
     from pdm.core import Core
@@ -29,8 +30,8 @@ CONFIG_ITEMS: dict[str, ConfigItem] = {
         env_var="PDM_STACK_RUNTIME_MIRROR",
     ),
     "stack.local_runtime": ConfigItem(
-        "When to make runtimes from a CPython on this machine: prefer, fallback or never",
-        "fallback",
+        f"When to make runtimes from a CPython on this machine: {', '.join(LOCAL_RUNTIME_MODES)}",
+        DEFAULT_LOCAL_RUNTIME,
         env_var="PDM_STACK_LOCAL_RUNTIME",
     ),
     "stack.register_runtimes": ConfigItem(

@@ -20,7 +20,7 @@ from pdm_stack.pdm_plugin.common import (
 )
 from pdm_stack.pdm_plugin.lock_inputs import lock_options, locking_group
 from pdm_stack.pdm_plugin.runtime_config import runtime_settings
-from pdm_stack.runtimes.provider import LOCAL_MODES
+from pdm_stack.stack_spec.targets import LOCAL_RUNTIME_MODES
 
 if TYPE_CHECKING:
     import argparse
@@ -45,7 +45,7 @@ class BuildCommand(BaseCommand):
         )
         parser.add_argument(
             "--local-runtime",
-            choices=LOCAL_MODES,
+            choices=LOCAL_RUNTIME_MODES,
             help="Use a CPython already on this machine for runtime layers: 'prefer' it, use it as a"
             " 'fallback' when no PDM install or download is available (default), or 'never'"
             " [env var: PDM_STACK_LOCAL_RUNTIME]",

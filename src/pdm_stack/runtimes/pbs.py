@@ -18,6 +18,7 @@ from urllib.request import url2pathname
 
 from pdm_stack.errors import StackError
 from pdm_stack.indexes import strip_credentials
+from pdm_stack.stack_spec.targets import PLATFORMS
 
 if TYPE_CHECKING:
     from typing import Literal
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
 __all__ = [
     "MIRROR_CONFIG_KEY",
     "MIRROR_ENV_VAR",
-    "PLATFORMS",
     "RuntimeArchive",
     "mirror_url",
     "resolve_pbs_archive",
@@ -37,8 +37,8 @@ __all__ = [
 MIRROR_CONFIG_KEY = "stack.runtime_mirror"
 MIRROR_ENV_VAR = "PDM_STACK_RUNTIME_MIRROR"
 
-#: venvstacks platform name -> pbs-installer (platform, arch).
-PLATFORMS: dict[str, tuple[str, str]] = {
+#: pbs-installer's (platform, arch) of each target platform (``stack_spec.targets.PLATFORMS``).
+_PBS_TARGETS: dict[str, tuple[str, str]] = {
     "linux_x86_64": ("linux", "x86_64"),
     "linux_aarch64": ("linux", "aarch64"),
     "macosx_arm64": ("macos", "aarch64"),
@@ -146,7 +146,7 @@ def resolve_pbs_archive(request: RuntimeRequest, platform: str, mirror: str | No
     from pbs_installer import get_download_link
 
     try:
-        pbs_platform, arch = PLATFORMS[platform]
+        pbs_platform, arch = _PBS_TARGETS[platform]
     except KeyError:
         raise StackError(
             f"unknown platform {platform!r} for runtime {request}: expected one of {', '.join(PLATFORMS)}"

@@ -28,6 +28,7 @@ from pdm_stack.runtimes.pbs import RuntimeArchive, resolve_pbs_archive
 from pdm_stack.runtimes.relocate import make_relocatable_runtime, runtime_content_hash
 from pdm_stack.runtimes.requests import RuntimeRequest
 from pdm_stack.runtimes.unpack import register_in_pdm_install_root, unpack_runtime_archive
+from pdm_stack.stack_spec.targets import DEFAULT_LOCAL_RUNTIME, LOCAL_RUNTIME_MODES
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -35,8 +36,6 @@ if TYPE_CHECKING:
     from pdm_stack.reporting import Reporter
     from pdm_stack.runtimes.installed import InstalledRuntimes
     from pdm_stack.stack_spec.model import LayerSpec
-
-LOCAL_MODES = ("prefer", "fallback", "never")
 
 
 @dataclass(frozen=True)
@@ -48,13 +47,20 @@ class RuntimeSettings:
     #: Tool-managed interpreter installs tried, in order, before anything is downloaded.
     installed: tuple[InstalledRuntimes, ...] = ()
     mirror: str | None = None
-    local_runtime: str = "fallback"
+    local_runtime: str = DEFAULT_LOCAL_RUNTIME
     #: Also install downloaded runtimes here, named as ``pdm python install`` names them, so the
     #: tool lists and reuses them (PDM's ``python.install_root``); None keeps them in the cache.
     register_root: Path | None = None
     #: Makes the HTTP client for downloads (PDM's session, with its proxies and certificates).
     client_factory: Callable[[], object] | None = None
     platform: str = field(default_factory=host_platform)
+
+    def __post_init__(self) -> None:
+        if self.local_runtime not in LOCAL_RUNTIME_MODES:
+            raise StackError(
+                f"local_runtime {self.local_runtime!r} is not one of {', '.join(LOCAL_RUNTIME_MODES)}",
+                field="local_runtime",
+            )
 
 
 @dataclass(frozen=True)

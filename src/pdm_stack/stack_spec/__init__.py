@@ -6,13 +6,13 @@ from it lives in :mod:`pdm_stack.graph`.
 
 from pdm_stack.stack_spec.loader import load_stack
 from pdm_stack.stack_spec.model import (
-    PLATFORMS,
     LayerKind,
     LayerSpec,
     RuntimeArchiveSpec,
     StackSettings,
     StackSpec,
 )
+from pdm_stack.stack_spec.targets import PLATFORMS
 
 __all__ = [
     "PLATFORMS",

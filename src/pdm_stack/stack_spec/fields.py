@@ -49,7 +49,6 @@ SETTINGS_KEYS = frozenset(
         "keep_console_scripts",
     }
 )
-LOCAL_RUNTIME_MODES = ("prefer", "fallback", "never")
 
 
 def suggest(key: str, known: Iterable[str]) -> str:

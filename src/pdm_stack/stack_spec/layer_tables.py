@@ -13,16 +13,16 @@ from typing import TYPE_CHECKING, Any
 
 from packaging.requirements import InvalidRequirement, Requirement
 
+from pdm_stack.runtimes.requests import RuntimeRequest
 from pdm_stack.stack_spec.fields import KEYS_BY_KIND, ErrorSink, FieldReader, suggest
-from pdm_stack.stack_spec.model import PLATFORMS, LayerKind, LayerSpec, RuntimeArchiveSpec
+from pdm_stack.stack_spec.model import LayerKind, LayerSpec, RuntimeArchiveSpec
 from pdm_stack.stack_spec.modules import check_app_modules
+from pdm_stack.stack_spec.targets import PLATFORMS, glibc_floor
 
 if TYPE_CHECKING:
     from pathlib import Path
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$")
-IMPLEMENTATION_PATTERN = re.compile(r"^(?:(cpython|pypy)@)?(\d+)\.(\d+)(?:\.(\d+))?(t?)$")
-LINUX_TARGET_PATTERN = re.compile(r"^glibc(?:@(\d+)\.(\d+))?$")
 MACOSX_TARGET_PATTERN = re.compile(r"^(\d+)(?:\.(\d+))?$")
 SHA256_PATTERN = re.compile(r"^[0-9a-f]{64}$")
 
@@ -71,7 +71,7 @@ def parse_layer(
 
     requirements = _requirements(reader)
     platforms = _platforms(reader)
-    linux_target = _target(reader, "linux_target", LINUX_TARGET_PATTERN, "'glibc' or 'glibc@X.Y'")
+    linux_target = _linux_target(reader)
     macosx_target = _target(reader, "macosx_target", MACOSX_TARGET_PATTERN, "a version like '13.0'")
     indexes = _indexes(reader, context.known_indexes)
 
@@ -123,6 +123,16 @@ def _platforms(reader: FieldReader) -> tuple[str, ...] | None:
     return tuple(p for p in PLATFORMS if p in values)
 
 
+def _linux_target(reader: FieldReader) -> str | None:
+    value = reader.string("linux_target")
+    try:
+        glibc_floor(value)
+    except ValueError as exc:
+        reader.error("linux_target", str(exc))
+        return None
+    return value
+
+
 def _target(reader: FieldReader, field: str, pattern: re.Pattern[str], expected: str) -> str | None:
     value = reader.string(field)
     if value is not None and not pattern.match(value):
@@ -169,11 +179,12 @@ def _runtime_fields(reader: FieldReader, spec_dir: Path, warnings: list[str], la
     if implementation is None:
         if field not in reader.table:
             reader.error("python_implementation", "required for runtime layers (e.g. 'cpython@3.11')")
-    elif not IMPLEMENTATION_PATTERN.match(implementation):
-        reader.error(
-            field, f"invalid value {implementation!r}: expected e.g. 'cpython@3.11' or 'cpython@3.11.7'"
-        )
-        implementation = None
+    else:
+        try:
+            RuntimeRequest.parse(implementation)
+        except ValueError as exc:
+            reader.error(field, str(exc))
+            implementation = None
     return {
         "python_implementation": implementation,
         "runtime_archive": _runtime_archive(reader, spec_dir),

@@ -17,7 +17,6 @@ from typing import Any
 from pdm_stack.errors import StackError, StackErrors
 from pdm_stack.indexes import PackageIndex
 from pdm_stack.stack_spec.fields import (
-    LOCAL_RUNTIME_MODES,
     SETTINGS_KEYS,
     STACK_KEYS,
     ErrorSink,
@@ -26,6 +25,7 @@ from pdm_stack.stack_spec.fields import (
 )
 from pdm_stack.stack_spec.layer_tables import LayerContext, parse_layer
 from pdm_stack.stack_spec.model import LayerKind, LayerSpec, StackSettings, StackSpec
+from pdm_stack.stack_spec.targets import LOCAL_RUNTIME_MODES
 
 SETTINGS_TABLE = "tool.pdm-stack"
 

@@ -15,19 +15,6 @@ if TYPE_CHECKING:
 
     from pdm_stack.indexes import PackageIndex
 
-#: Target platforms understood by the venvstacks layer format, in its canonical order.
-PLATFORMS: tuple[str, ...] = (
-    "win_amd64",
-    "win_arm64",
-    "linux_x86_64",
-    "linux_aarch64",
-    "macosx_arm64",
-    "macosx_x86_64",
-)
-
-#: glibc floor used when a layer does not set ``linux_target`` (the manylinux_2_28 baseline).
-DEFAULT_GLIBC = "2.28"
-
 
 class LayerKind(enum.StrEnum):
     RUNTIME = "runtime"
