@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -30,6 +32,8 @@ def test_success_replaces_the_old_layer(tmp_path: Path) -> None:
         staging.mkdir()
         (staging / "new").write_text("new")
         (staging / "link").symlink_to("../other/file")
+        (staging / ".lock").write_text("")  # what uv leaves in an environment it installed into
+        (staging / ".lock").chmod(0o666)
     assert sorted(p.name for p in dest.iterdir()) == ["link", "new"]
     assert (dest / "link").readlink() == Path("../other/file")
     assert sorted(p.name for p in tmp_path.iterdir()) == [".pdm-stack", "layer"]
@@ -83,3 +87,13 @@ def test_second_build_waits_then_gives_up_with_a_clear_message(tmp_path: Path) -
     assert "Another build of this stack is running" in output.getvalue()
     with build_lock(tmp_path, PlainReporter(stream=output), timeout=0.2):
         pass
+
+
+def test_the_build_lock_file_is_writable_by_its_owner_only(tmp_path: Path) -> None:
+    previous = os.umask(0)
+    try:
+        with build_lock(tmp_path, PlainReporter(stream=io.StringIO())):
+            pass
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((state_dir(tmp_path) / "build.lock").stat().st_mode) == 0o644

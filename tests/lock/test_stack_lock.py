@@ -377,3 +377,44 @@ def test_project_wheel_folders_are_recorded_relative_to_the_lock(
     other = tmp_path / "elsewhere" / "two"
     shutil.copytree(spec.parent, other)
     pdm(["stack", "lock", "--check", "--spec", str(other / "pyproject.toml")], obj=project, strict=True)
+
+
+def test_a_new_patch_release_of_an_exact_runtime_makes_its_locks_stale(
+    tmp_path: Path, pdm: PDMCallable, project: Project
+) -> None:
+    spec = tmp_path / "proj" / "pyproject.toml"
+    spec.parent.mkdir()
+    text = """
+[project]
+name = "demo"
+version = "0"
+
+[tool.pdm-stack]
+exclude_newer = "2025-06-01"
+
+[[tool.venvstacks.runtimes]]
+name = "rt"
+python_implementation = "cpython@3.11.7"
+requirements = ["six"]
+platforms = ["linux_x86_64"]
+
+[[tool.venvstacks.frameworks]]
+name = "base"
+runtime = "rt"
+requirements = []
+"""
+    spec.write_text(text)
+    lock(pdm, project, spec)
+
+    def problems() -> dict[str, list[str]]:
+        out = pdm(["stack", "show", "--json", "--spec", str(spec)], obj=project, strict=True)
+        return {layer["env_name"]: layer["lock_problems"] for layer in json.loads(out.stdout)["layers"]}
+
+    assert problems() == {"rt": [], "framework-base": []}
+    spec.write_text(text.replace("cpython@3.11.7", "cpython@3.11.99"))
+    stale = problems()
+    assert stale["rt"] == ["Python changed (3.11.7 -> 3.11.99)"]
+    assert stale["framework-base"]  # built on that runtime: stale too
+    lock(pdm, project, spec)
+    assert pylock(spec, "rt")["tool"]["pdm-stack"]["python"] == "3.11.99"
+    assert problems() == {"rt": [], "framework-base": []}

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -50,7 +52,8 @@ def test_reexport_replaces_a_layer_whole(build: Path, tmp_path: Path) -> None:
     assert not (target / FRAMEWORK / "stray.txt").exists()
     assert not (target / FRAMEWORK / SITE / "fwpkg" / "__init__.py").exists()
     assert (target / FRAMEWORK / SITE / "fwpkg" / "new.py").read_text() == "NEW = 1\n"
-    assert sorted(p.name for p in target.iterdir()) == [APP, RUNTIME, FRAMEWORK]  # no leftovers
+    # No leftovers; the lock of the folder is shared with the deployer.
+    assert sorted(p.name for p in target.iterdir()) == ["__venvstacks__", APP, RUNTIME, FRAMEWORK]
 
 
 def test_a_layer_without_its_runtime_is_refused(build: Path, tmp_path: Path) -> None:
@@ -148,3 +151,63 @@ def test_export_or_publish_into_the_build_is_refused(build: Path, tmp_path: Path
             publish_layers(publish_layers_of(build), PublishOptions(target), NullReporter())
         assert caught.value.layer == FRAMEWORK
     assert _tree(build) == before
+
+
+def test_uvs_environment_lock_is_neither_exported_nor_published(build: Path, tmp_path: Path) -> None:
+    from pdm_stack.publish.publish import PublishOptions, publish_layers
+
+    for layer in (RUNTIME, FRAMEWORK):
+        (build / layer / ".lock").write_text("")
+        (build / layer / ".lock").chmod(0o666)
+    layers = publish_layers_of(build)[:2]
+    export_layers(layers, tmp_path / "export", NullReporter(), postinstall=False)
+    assert not list((tmp_path / "export").rglob(".lock"))
+    for result in publish_layers(layers, PublishOptions(tmp_path / "out"), NullReporter()):
+        with tarfile.open(result.archive) as tar:
+            assert not [name for name in tar.getnames() if name.endswith("/.lock")]
+
+
+def test_a_second_export_into_the_folder_waits_instead_of_removing_the_first_ones_files(
+    build: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+    import time
+
+    from pdm_stack.publish import export as export_module
+    from pdm_stack.reporting import PlainReporter
+
+    target = tmp_path / "export"
+    layers = publish_layers_of(build)[:1]
+    first_copied, first_may_finish = threading.Event(), threading.Event()
+    original = export_module._swap
+
+    def swap(staging: Path, final: Path) -> None:
+        if not first_copied.is_set():  # the first export has its layer staged, not yet in place
+            first_copied.set()
+            first_may_finish.wait(30)
+        original(staging, final)
+
+    monkeypatch.setattr(export_module, "_swap", swap)
+    errors: list[BaseException] = []
+    second_log = io.StringIO()
+
+    def export(stream: io.StringIO) -> None:
+        try:
+            export_layers(layers, target, PlainReporter(stream=stream), postinstall=False)
+        except BaseException as exc:
+            errors.append(exc)
+
+    first = threading.Thread(target=export, args=(io.StringIO(),))
+    first.start()
+    assert first_copied.wait(30)
+    second = threading.Thread(target=export, args=(second_log,))
+    second.start()
+    deadline = time.monotonic() + 20
+    while "Another export" not in second_log.getvalue() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    first_may_finish.set()
+    first.join(30)
+    second.join(30)
+    assert errors == []
+    assert f"Another export or deployment into {target} is running" in second_log.getvalue()
+    assert (target / RUNTIME / "postinstall.py").is_file()

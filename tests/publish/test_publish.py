@@ -332,7 +332,8 @@ def test_published_files_get_the_usual_mode_not_a_private_one(build: Path, tmp_p
         os.umask(old)
     published = [p for p in out.rglob("*") if p.is_file() and p.name != "deploy_stack.py"]
     deployer_modules = len(standalone_files()) - 1
-    assert len(published) == 3 + 4 + deployer_modules  # archives, metadata files, venvstacks.json
+    # archives, metadata files, venvstacks.json, the publish lock
+    assert len(published) == 3 + 4 + deployer_modules + 1
     assert {oct(p.stat().st_mode & 0o777) for p in published} == {"0o644"}
     assert oct((out / "deploy_stack.py").stat().st_mode & 0o777) == "0o755"
 
@@ -381,7 +382,11 @@ def test_an_interrupt_drops_queued_compression_instead_of_waiting_for_it(
     # Only the chunk being compressed finishes; no queued one is started after the interrupt.
     assert [t for t in started if t > CtrlC.interrupted_at + 0.05] == []
     written = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
-    assert written == ["__venvstacks__/runtimes/cpython-3.11.json", "cpython-3.11.tar.gz"]  # no partial
+    assert written == [  # no partial
+        "__venvstacks__/publish.lock",
+        "__venvstacks__/runtimes/cpython-3.11.json",
+        "cpython-3.11.tar.gz",
+    ]
 
 
 def test_a_layer_whose_app_modules_changed_since_the_build_is_refused(
@@ -415,3 +420,51 @@ def test_a_layer_whose_app_modules_changed_since_the_build_is_refused(
     module.write_text("print('demo app, edited')\n")
     with pytest.raises(StackError, match=r"changed since the last build .*: app-demo; run 'pdm stack build'"):
         plan()
+
+
+def test_a_second_publish_into_the_folder_waits_instead_of_removing_the_first_ones_files(
+    build: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from pdm_stack.publish import publish as publish_module
+
+    out = tmp_path / "out"
+    layers = publish_layers_of(build)[:1]
+    first_writing, first_may_finish = threading.Event(), threading.Event()
+    original = publish_module.write_archive
+
+    def write_archive(*args: Any, **kwargs: Any) -> Any:
+        written = original(*args, **kwargs)  # complete under its temporary (.partial) name
+        if not first_writing.is_set():
+            first_writing.set()
+            first_may_finish.wait(30)
+        return written
+
+    monkeypatch.setattr(publish_module, "write_archive", write_archive)
+    outcomes: dict[str, Any] = {}
+
+    def publish(name: str, log: list[str]) -> None:
+        try:
+            outcomes[name] = publish_layers(layers, PublishOptions(out, force=True), _ListReporter(log))
+        except BaseException as exc:
+            outcomes[name] = exc
+
+    first = threading.Thread(target=publish, args=("first", []))
+    first.start()
+    assert first_writing.wait(30)
+    second_log: list[str] = []
+    second = threading.Thread(target=publish, args=("second", second_log))
+    second.start()
+    deadline = time.monotonic() + 20
+    while not any("Another publish" in line for line in second_log) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    partials = list(out.glob(".*.partial"))
+    first_may_finish.set()
+    first.join(30)
+    second.join(30)
+    assert any(f"Another publish into {out} is running" in line for line in second_log)
+    assert len(partials) == 1  # the first publish's archive survived the second one's start
+    assert [r.outcome for r in outcomes["first"]] == ["published"]
+    assert [r.outcome for r in outcomes["second"]] == ["unchanged"]
+    assert not list(out.glob(".*.partial"))

@@ -15,9 +15,8 @@ import shutil
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from filelock import FileLock, Timeout
-
 from pdm_stack.errors import StackError
+from pdm_stack.folder_lock import LOCK_TIMEOUT_SECONDS, folder_lock
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -28,8 +27,9 @@ if TYPE_CHECKING:
 STATE_DIR = ".pdm-stack"
 #: Marks staging folders in the build dir; anything carrying it is a leftover once no build runs.
 STAGING_MARK = ".staging-"
-#: How long a build waits for another build of the same stack before giving up.
-LOCK_TIMEOUT_SECONDS = 3600.0
+#: The lock file uv leaves at the top of an environment it installed into (created 0666 and
+#: meaningless anywhere else): removed before a layer is swapped in, and never shipped.
+UV_ENVIRONMENT_LOCK = ".lock"
 
 
 def state_dir(build_dir: Path) -> Path:
@@ -40,22 +40,8 @@ def state_dir(build_dir: Path) -> Path:
 def build_lock(build_dir: Path, reporter: Reporter, timeout: float = LOCK_TIMEOUT_SECONDS) -> Iterator[None]:
     """Serialise builds of one build dir; a second build waits and says so."""
     path = state_dir(build_dir) / "build.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(path))
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        reporter.info(f"Another build of this stack is running (lock {path}); waiting for it to finish ...")
-        try:
-            lock.acquire(timeout=timeout)
-        except Timeout:
-            raise StackError(
-                f"gave up waiting for the other build after {timeout:.0f}s", file=str(path)
-            ) from None
-    try:
+    with folder_lock(path, reporter, activity="build of this stack", timeout=timeout):
         yield
-    finally:
-        lock.release()
 
 
 def _parked(dest: Path) -> Path:
@@ -91,6 +77,9 @@ def staged_layer(dest: Path) -> Iterator[Path]:
         yield staging
         if not staging.is_dir():
             raise StackError(f"internal error: nothing was built for {dest.name}")
+        uv_lock = staging / UV_ENVIRONMENT_LOCK
+        if uv_lock.is_file() and not uv_lock.is_symlink():
+            uv_lock.unlink()
         parked = _parked(dest)
         parked.parent.mkdir(parents=True, exist_ok=True)
         if dest.exists() or dest.is_symlink():

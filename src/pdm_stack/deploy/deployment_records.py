@@ -57,10 +57,15 @@ def is_deployed(target: Path, layer: Layer, records: dict[str, dict[str, Any]]) 
     )
 
 
+def lock_path(target: Path) -> Path:
+    """The lock file of TARGET, shared with ``pdm stack export`` (which locks it with filelock)."""
+    return target / METADATA_DIR / "deploy.lock"
+
+
 @contextlib.contextmanager
 def target_lock(target: Path) -> Iterator[None]:
     """One deployment at a time per TARGET (POSIX advisory lock; none where unsupported)."""
-    path = target / METADATA_DIR / "deploy.lock"
+    path = lock_path(target)
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         import fcntl

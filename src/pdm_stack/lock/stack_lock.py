@@ -108,11 +108,15 @@ class LayerLockOutcome:
         return bool(self.result and self.result.written)
 
 
-def python_series(stack: Stack, layer: Layer) -> str:
-    """``X.Y`` of the layer's runtime: what a lock depends on (a patch release does not relock)."""
+def requested_python_version(stack: Stack, layer: Layer) -> str:
+    """The Python version of the layer's runtime as requested: ``X.Y`` or the exact ``X.Y.Z``.
+
+    A lock depends on it (markers such as ``python_full_version`` resolve differently), so
+    pinning another patch release (``3.11.7`` -> ``3.11.9``) makes the locks stale; a series
+    request (``3.11``) keeps its locks across the patch releases a build may pick.
+    """
     runtime = stack.graph.runtime_of(layer).spec
-    request = RuntimeRequest.parse(runtime.python_implementation or "")
-    return ".".join(request.version.split(".")[:2])
+    return RuntimeRequest.parse(runtime.python_implementation or "").version
 
 
 def version_inputs_hash(layer: Layer, spec_root: Path) -> str:
@@ -140,7 +144,7 @@ def layer_inputs(
     return LockInputs(
         env_name=layer.env_name,
         requirements=spec.requirements,
-        python_version=python_series(stack, layer),
+        python_version=requested_python_version(stack, layer),
         platforms=layer.platforms,
         linux_target=linux_target,
         macosx_target=macosx_target,

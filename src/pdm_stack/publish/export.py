@@ -8,7 +8,9 @@ almost nothing), except the few files post-install may replace, which are copied
 through the export. Symlinks stay symlinks.
 
 A re-export builds each layer beside its old copy and swaps it in with two renames, so a layer
-folder under its final name is always complete.
+folder under its final name is always complete. An export holds the deployer's lock on the folder
+(``__venvstacks__/deploy.lock``): a second export or a deployment into it waits, so neither
+removes the other's staging folders as leftovers.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ from typing import TYPE_CHECKING
 
 from pdm_stack.deploy.common import DeployError
 from pdm_stack.deploy.deployer import run_postinstall as postinstall_layers
+from pdm_stack.deploy.deployment_records import lock_path
 from pdm_stack.errors import StackError
+from pdm_stack.folder_lock import folder_lock
 from pdm_stack.publish.filters import POSTINSTALL_NAME, Member, postinstall_bytes
 from pdm_stack.publish.publish_inputs import check_outside_build
 from pdm_stack.stack_spec.model import LayerKind
@@ -55,16 +59,17 @@ def export_layers(
     script = postinstall_bytes()
     walked = [(layer, layer.members()) for layer in layers]
     check_outside_build(export_dir, layers, export=True)
-    export_dir.mkdir(parents=True, exist_ok=True)
-    _remove_leftovers(export_dir)
-    results = []
-    for layer, members in walked:
-        with reporter.step(f"{layer.env_name}: exporting to {export_dir / layer.install_target}"):
-            results.append(_export_one(layer, members, export_dir, script))
-        result = results[-1]
-        reporter.detail(f"{layer.env_name}: {result.linked} file(s) hard-linked, {result.copied} copied")
-    if postinstall:
-        run_postinstall(export_dir, layers, reporter)
+    # The deployer's lock: another export or a deployment into this folder waits for this one.
+    with folder_lock(lock_path(export_dir), reporter, activity=f"export or deployment into {export_dir}"):
+        _remove_leftovers(export_dir)
+        results = []
+        for layer, members in walked:
+            with reporter.step(f"{layer.env_name}: exporting to {export_dir / layer.install_target}"):
+                results.append(_export_one(layer, members, export_dir, script))
+            result = results[-1]
+            reporter.detail(f"{layer.env_name}: {result.linked} file(s) hard-linked, {result.copied} copied")
+        if postinstall:
+            run_postinstall(export_dir, layers, reporter)
     return results
 
 

@@ -1,9 +1,10 @@
 """What of a built layer folder ships, shared by archives (publish) and copies (export).
 
 A build folder holds more than a deployment needs: bytecode caches (which embed build paths and
-timestamps, so they would break reproducibility) and console scripts of packages that the app
-does not expose. The walk returns members sorted by archive name, so every consumer sees the same
-order regardless of the file system's directory order.
+timestamps, so they would break reproducibility), console scripts of packages that the app
+does not expose, and the world-writable ``.lock`` uv leaves at the top of an environment. The
+walk returns members sorted by archive name, so every consumer sees the same order regardless of
+the file system's directory order.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal
 
+from pdm_stack.building.staging import UV_ENVIRONMENT_LOCK
 from pdm_stack.errors import StackError
 
 #: The per-layer post-install script every archive and export carries at its top.
@@ -105,6 +107,8 @@ def _excluded(relpath: str, entry: os.DirEntry[str], keep_console_scripts: bool)
         return True
     if relpath == POSTINSTALL_NAME:
         return True  # replaced by the packaged script
+    if relpath == UV_ENVIRONMENT_LOCK:
+        return True  # uv's lock of the build environment (layers built by older versions)
     if relpath.startswith("bin/") and relpath.count("/") == 1 and not keep_console_scripts:
         return _INTERPRETER.fullmatch(name) is None
     return False

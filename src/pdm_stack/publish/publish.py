@@ -3,7 +3,8 @@
 Order of writes per layer: archive to a temporary name, rename into place, then its metadata;
 the combined ``venvstacks.json`` comes last. Whatever point a publish is interrupted at, every
 metadata file names an archive that exists (and a stale per-layer file is caught by the deployer's
-sha256 check, never silently used).
+sha256 check, never silently used). A publish holds ``__venvstacks__/publish.lock`` in the output
+folder, so a second publish into it waits instead of removing the first one's partial files.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pdm_stack.atomic_files import write_atomically
 from pdm_stack.deploy import STANDALONE_PACKAGE, STANDALONE_SCRIPT_NAME, standalone_files
 from pdm_stack.errors import StackError
+from pdm_stack.folder_lock import folder_lock
 from pdm_stack.host import host_platform
 from pdm_stack.publish.archive import DEFAULT_FORMAT, ArchiveFormat, archive_name, write_archive
 from pdm_stack.publish.build_numbers import PublishState, fingerprint, next_build, unchanged
@@ -41,6 +43,8 @@ if TYPE_CHECKING:
     from pdm_stack.publish.publish_inputs import PublishLayer
     from pdm_stack.reporting import Reporter
 
+#: The lock file a publish holds, in the metadata folder of the output folder.
+PUBLISH_LOCK = "publish.lock"
 #: Build paths shorter than this are not searched for in shipped files (too many false hits).
 _MIN_SCANNED_PATH = 8
 
@@ -98,7 +102,20 @@ def publish_layers(
     if options.dry_run:
         return [_dry_run(layer, members, options, postinstall, reporter) for layer, members in walked]
 
-    output_dir.mkdir(parents=True, exist_ok=True)
+    # A second publish into this folder waits: its clean-up would remove this one's partial files.
+    with folder_lock(
+        output_dir / METADATA_DIR / PUBLISH_LOCK, reporter, activity=f"publish into {output_dir}"
+    ):
+        return _publish_all(walked, options, postinstall, reporter)
+
+
+def _publish_all(
+    walked: list[tuple[PublishLayer, list[Member]]],
+    options: PublishOptions,
+    postinstall: bytes,
+    reporter: Reporter,
+) -> list[PublishResult]:
+    output_dir = options.output_dir
     _remove_partials(output_dir)
     workers = options.workers or os.cpu_count() or 1
     layer_jobs = max(1, min(len(walked), options.layer_jobs or (2 if workers > 1 else 1)))
