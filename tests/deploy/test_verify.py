@@ -15,6 +15,7 @@ from pdm_stack.errors import StackError
 from pdm_stack.pdm_plugin.deploy import DeployCommand
 from pdm_stack.pdm_plugin.verify import VerifyCommand
 from tests.deploy.stack_factory import APP, FRAMEWORK, PY, RUNTIME, SITE, copy_deployment, run_app
+from tests.fixtures.json_documents import documented_fields, parse_document
 
 
 def test_intact_deployment_verifies_ok_and_bytecode_is_ignored(
@@ -108,6 +109,36 @@ def test_pdm_deploy_and_verify_commands(
 
     with pytest.raises(PdmUsageError, match="no published layer named 'nope'"):
         run_command(DeployCommand, project, str(artifacts), str(target), "--layer", "nope")
+
+
+def test_deploy_and_verify_json_documents(
+    artifacts: Path, tmp_path: Path, project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "target"
+    run_command(DeployCommand, project, str(artifacts), str(target), "--json")
+    deployed = parse_document(capsys.readouterr().out, "deploy")
+    assert [(d["install_target"], d["status"]) for d in deployed["layers"]] == [
+        (RUNTIME, "deployed"),
+        (FRAMEWORK, "deployed"),
+        (APP, "deployed"),
+    ]
+    assert set(deployed["layers"][0]) == documented_fields("deploy")
+    assert deployed["target"] == str(target)
+
+    run_command(VerifyCommand, project, str(target), "--json")
+    captured = capsys.readouterr()
+    verified = parse_document(captured.out, "verify")
+    assert verified["ok"] is True and f"{APP}: ok" in captured.err
+    assert [layer["status"] for layer in verified["layers"]] == ["ok", "ok", "ok"]
+    assert set(verified["layers"][0]) == documented_fields("verify")
+
+    (target / APP / SITE / "demo_app/__init__.py").write_text("import missing_dependency\n")
+    with pytest.raises(PdmUsageError):
+        run_command(VerifyCommand, project, str(target), "--json")
+    failed = parse_document(capsys.readouterr().out, "verify")
+    assert failed["ok"] is False and failed["exit_code"] == 1
+    assert [layer["status"] for layer in failed["layers"]] == ["ok", "ok", "failed"]
+    assert "No module named 'missing_dependency'" in failed["layers"][2]["problems"][0]
 
 
 def test_launch_modules_that_print_exit_or_read_input_at_import(

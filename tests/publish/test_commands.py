@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -10,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from tests.fixtures.json_documents import documented_fields, parse_document
 from tests.fixtures.runtimes import clean_env
 
 if TYPE_CHECKING:
@@ -47,28 +49,42 @@ def test_publish_and_export_a_locked_built_stack(pdm: PDMCallable, project: Proj
     assert not_built.exit_code != 0
     assert "run 'pdm stack lock'" in not_built.stderr
 
-    pdm(["stack", "lock", *args], obj=project, strict=True)
+    locked = pdm(["stack", "lock", *args, "--json"], obj=project, strict=True)
+    [layer] = parse_document(locked.stdout, "lock")["layers"]
+    assert (layer["env_name"], layer["status"], layer["lock_version"]) == (RUNTIME, "locked", 1)
+    assert Path(layer["lock_file"]).is_file() and set(layer) == documented_fields("lock")
     not_built = pdm(["stack", "publish", *args, "-o", str(out)], obj=project)
     assert not_built.exit_code != 0 and "run 'pdm stack build'" in not_built.stderr, not_built.stderr
     assert "Traceback" not in not_built.stderr
-    pdm(["stack", "build", *args, "--local-runtime", "prefer"], obj=project, strict=True)
+    built = pdm(["stack", "build", *args, "--local-runtime", "prefer", "--json"], obj=project, strict=True)
+    [layer] = parse_document(built.stdout, "build")["layers"]
+    assert layer["status"] == "built" and (Path(layer["path"]) / "bin" / "python3").exists()
+    assert set(layer) == documented_fields("build")
 
     dry = pdm(
         ["stack", "publish", *args, "-o", str(out), "--dry-run", "--tag-outputs"], obj=project, strict=True
     )
-    assert f"would publish {RUNTIME}-linux_x86_64-1.tar.gz" in dry.stderr
+    assert f"would publish {RUNTIME}-linux_x86_64-1.tar.gz" in dry.stdout
     assert not out.exists()
 
-    pdm(["stack", "publish", *args, "-o", str(out), "--tag-outputs"], obj=project, strict=True)
+    published = pdm(
+        ["stack", "publish", *args, "-o", str(out), "--tag-outputs", "--json"], obj=project, strict=True
+    )
+    [layer] = parse_document(published.stdout, "publish")["layers"]
+    assert set(layer) == documented_fields("publish") and layer["status"] == "published"
     data = json.loads((out / "__venvstacks__" / "runtimes" / f"{RUNTIME}.json").read_text())
-    assert data["archive_name"] == f"{RUNTIME}-linux_x86_64-1.tar.gz"
+    assert data["archive_name"] == layer["archive_name"] == f"{RUNTIME}-linux_x86_64-1.tar.gz"
     assert data["python_implementation"] == "cpython@{}.{}.{}".format(*sys.version_info[:3])
-    assert (out / data["archive_name"]).stat().st_size == data["archive_size"]
+    archive = out / data["archive_name"]
+    assert archive.stat().st_size == data["archive_size"] == layer["archive_size"]
+    assert layer["archive_sha256"] == hashlib.sha256(archive.read_bytes()).hexdigest()
     again = pdm(["stack", "publish", *args, "-o", str(out), "--tag-outputs"], obj=project, strict=True)
     assert "unchanged since the last publish, skipped" in again.stderr
 
-    pdm(["stack", "export", *args], obj=project, strict=True)
+    export = pdm(["stack", "export", *args, "--json"], obj=project, strict=True)
+    [layer] = parse_document(export.stdout, "export")["layers"]
     exported = spec.parent / "_export" / RUNTIME
+    assert Path(layer["path"]) == exported and set(layer) == documented_fields("export")
     assert (exported / "postinstall.py").is_file()
     probe = subprocess.run(
         [exported / "bin" / "python3", "-c", "import sys; print(sys.prefix)"],

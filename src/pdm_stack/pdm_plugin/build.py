@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 from pdm.cli.commands.base import BaseCommand
 from pdm.exceptions import PdmUsageError
 
-from pdm_stack.lock.stack_lock import lock_stack, with_lower_layers
+from pdm_stack.command_json import build_layers_json
+from pdm_stack.lock.stack_lock import load_locked_layers, lock_stack, with_lower_layers
 from pdm_stack.operations.stages import build_locked_layers
 from pdm_stack.pdm_plugin.common import (
     COMMON_ARGUMENTS,
@@ -18,6 +19,7 @@ from pdm_stack.pdm_plugin.common import (
     selection_group,
     user_errors,
 )
+from pdm_stack.pdm_plugin.json_output import json_option, json_output
 from pdm_stack.pdm_plugin.lock_inputs import lock_options, locking_group
 from pdm_stack.pdm_plugin.runtime_config import runtime_settings
 from pdm_stack.stack_spec.targets import LOCAL_RUNTIME_MODES
@@ -31,7 +33,7 @@ if TYPE_CHECKING:
 class BuildCommand(BaseCommand):
     """Build the stack's layers from their locks: runtimes, then framework and application environments"""
 
-    arguments = (*COMMON_ARGUMENTS, selection_group, locking_group)
+    arguments = (*COMMON_ARGUMENTS, selection_group, locking_group, json_option)
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument(
@@ -59,7 +61,7 @@ class BuildCommand(BaseCommand):
 
     def handle(self, project: Project, options: argparse.Namespace) -> None:
         reporter = PdmReporter(project.core.ui)
-        with user_errors(project):
+        with json_output(options, "build") as output, user_errors(project):
             stack = open_project_stack(project, options)
             layers = selected_layers(stack, options)
             settings = runtime_settings(project, stack, options)
@@ -71,4 +73,9 @@ class BuildCommand(BaseCommand):
                     stack, with_lower_layers(stack, layers), locking, reporter, reset=options.reset_lock
                 )
             with on_interrupt(project, "the build stopped; no half-built layer was left"):
-                build_locked_layers(stack, layers, settings, locking, reporter, clean=options.clean)
+                outcomes = build_locked_layers(
+                    stack, layers, settings, locking, reporter, clean=options.clean
+                )
+            if output.enabled:
+                locks = load_locked_layers(stack, layers, locking)
+                output.layers(build_layers_json(stack, layers, outcomes, locks))

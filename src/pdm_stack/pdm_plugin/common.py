@@ -60,13 +60,15 @@ COMMON_ARGUMENTS = (verbose_option, project_option, spec_option)
 class PdmReporter:
     """Adapts PDM's UI to the core's Reporter protocol."""
 
-    def __init__(self, ui: UI) -> None:
+    def __init__(self, ui: UI, *, info_is_output: bool = False) -> None:
         self.ui = ui
         self.verbosity = int(ui.verbosity)
+        #: ``info`` lines are the command's result (``publish --dry-run``): stdout, not stderr.
+        self.info_is_output = info_is_output
 
     def info(self, message: str) -> None:
         # NORMAL, not PDM's default QUIET: `-q` hides progress, keeps warnings and errors.
-        self.ui.echo(message, err=True, verbosity=Verbosity.NORMAL)
+        self.ui.echo(message, err=not self.info_is_output, verbosity=Verbosity.NORMAL)
 
     def detail(self, message: str) -> None:
         self.ui.echo(message, err=True, verbosity=Verbosity.DETAIL)

@@ -13,8 +13,10 @@ from typing import TYPE_CHECKING
 from pdm.cli.commands.base import BaseCommand
 from pdm.cli.options import verbose_option
 
+from pdm_stack.command_json import deploy_layers_json
 from pdm_stack.deploy import deploy_stack
 from pdm_stack.pdm_plugin.common import PdmReporter, user_errors
+from pdm_stack.pdm_plugin.json_output import json_option, json_output
 
 if TYPE_CHECKING:
     import argparse
@@ -25,7 +27,7 @@ if TYPE_CHECKING:
 class DeployCommand(BaseCommand):
     """Deploy published layers into a folder: archives checked, unpacked, post-installed"""
 
-    arguments = (verbose_option,)
+    arguments = (verbose_option, json_option)
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument(
@@ -50,15 +52,17 @@ class DeployCommand(BaseCommand):
 
     def handle(self, project: Project, options: argparse.Namespace) -> None:
         reporter = PdmReporter(project.core.ui)
-        with user_errors(project):
+        target = Path(options.target)
+        with json_output(options, "deploy") as output, user_errors(project):
             outcome = deploy_stack(
                 Path(options.artifacts),
-                Path(options.target),
+                target,
                 layers=options.layer,
                 apps=options.app,
                 force=options.force,
                 reporter=reporter,
             )
+            output.layers(deploy_layers_json(target.absolute(), outcome), target=str(target.absolute()))
         deployed = sum(1 for _, status in outcome if status == "deployed")
         project.core.ui.echo(
             f"[success]✔[/] {deployed} layer(s) deployed, {len(outcome) - deployed} up to date", err=True

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from pdm.cli.commands.base import BaseCommand
 
+from pdm_stack.command_json import export_layers_json
 from pdm_stack.pdm_plugin.common import (
     COMMON_ARGUMENTS,
     PdmReporter,
@@ -15,6 +16,7 @@ from pdm_stack.pdm_plugin.common import (
     selection_group,
     user_errors,
 )
+from pdm_stack.pdm_plugin.json_output import json_option, json_output
 from pdm_stack.pdm_plugin.publish import built_layers
 from pdm_stack.publish.export import export_layers
 
@@ -27,7 +29,7 @@ if TYPE_CHECKING:
 class ExportCommand(BaseCommand):
     """Copy the built layers (hard links where possible) to a folder and run their post-install steps"""
 
-    arguments = (*COMMON_ARGUMENTS, selection_group)
+    arguments = (*COMMON_ARGUMENTS, selection_group, json_option)
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument(
@@ -45,7 +47,7 @@ class ExportCommand(BaseCommand):
 
     def handle(self, project: Project, options: argparse.Namespace) -> None:
         reporter = PdmReporter(project.core.ui)
-        with user_errors(project):
+        with json_output(options, "export") as output, user_errors(project):
             stack = open_project_stack(project, options)
             layers = built_layers(project, stack, options, reporter)
             export_dir = (
@@ -57,4 +59,5 @@ class ExportCommand(BaseCommand):
             )
             with on_interrupt(project, kept):
                 results = export_layers(layers, export_dir, reporter, postinstall=options.postinstall)
+            output.layers(export_layers_json(results), export_dir=str(export_dir))
         reporter.info(f"Exported {len(results)} layer(s) to {export_dir}")

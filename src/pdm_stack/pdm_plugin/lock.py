@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 from pdm.cli.commands.base import BaseCommand
 from pdm.exceptions import PdmUsageError
 
-from pdm_stack.lock.stack_lock import lock_stack
+from pdm_stack.command_json import lock_check_layers_json, lock_layers_json
+from pdm_stack.lock.stack_lock import lock_stack, lock_statuses
 from pdm_stack.operations.lock_inputs import stale_locks
 from pdm_stack.pdm_plugin.common import (
     COMMON_ARGUMENTS,
@@ -17,6 +18,7 @@ from pdm_stack.pdm_plugin.common import (
     selection_group,
     user_errors,
 )
+from pdm_stack.pdm_plugin.json_output import json_option, json_output
 from pdm_stack.pdm_plugin.lock_inputs import lock_options, locking_group
 
 if TYPE_CHECKING:
@@ -28,7 +30,7 @@ if TYPE_CHECKING:
 class LockCommand(BaseCommand):
     """Lock the stack's layers with uv into pylock.toml files (only stale layers are relocked)"""
 
-    arguments = (*COMMON_ARGUMENTS, selection_group, locking_group)
+    arguments = (*COMMON_ARGUMENTS, selection_group, locking_group, json_option)
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument(
@@ -39,17 +41,20 @@ class LockCommand(BaseCommand):
 
     def handle(self, project: Project, options: argparse.Namespace) -> None:
         reporter = PdmReporter(project.core.ui)
-        with user_errors(project):
+        with json_output(options, "lock") as output, user_errors(project):
             stack = open_project_stack(project, options)
             layers = selected_layers(stack, options)
             settings = lock_options(project, stack, options)
             if options.check:
+                if output.enabled:
+                    output.layers(lock_check_layers_json(layers, lock_statuses(stack, settings)))
                 stale = stale_locks(stack, layers, settings)
                 if stale:
                     raise PdmUsageError(f"stale locks: {', '.join(stale)}; run 'pdm stack lock'")
                 reporter.info(f"All {len(layers)} selected lock(s) are up to date")
                 return
             outcomes = lock_stack(stack, layers, settings, reporter, reset=options.reset_lock)
+            output.layers(lock_layers_json(stack, outcomes))
         changed = [o.layer.env_name for o in outcomes if o.changed]
         reporter.info(
             f"Locked {len(outcomes)} layer(s) into {stack.settings.requirements_dir}"

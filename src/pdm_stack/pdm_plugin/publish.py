@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from pdm.cli.commands.base import BaseCommand
 
+from pdm_stack.command_json import publish_layers_json
 from pdm_stack.operations.stages import publishable_layers
 from pdm_stack.pdm_plugin.common import (
     COMMON_ARGUMENTS,
@@ -17,6 +18,7 @@ from pdm_stack.pdm_plugin.common import (
     selection_group,
     user_errors,
 )
+from pdm_stack.pdm_plugin.json_output import json_option, json_output
 from pdm_stack.pdm_plugin.lock_inputs import lock_options
 from pdm_stack.publish.archive import ARCHIVE_FORMATS, DEFAULT_FORMAT
 from pdm_stack.publish.publish import PublishOptions, publish_layers
@@ -41,7 +43,7 @@ def built_layers(
 class PublishCommand(BaseCommand):
     """Write a reproducible archive of each built layer, plus metadata, to the output folder"""
 
-    arguments = (*COMMON_ARGUMENTS, selection_group)
+    arguments = (*COMMON_ARGUMENTS, selection_group, json_option)
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument(
@@ -71,8 +73,9 @@ class PublishCommand(BaseCommand):
         )
 
     def handle(self, project: Project, options: argparse.Namespace) -> None:
-        reporter = PdmReporter(project.core.ui)
-        with user_errors(project):
+        # A dry run's listing is its result; with --json the document is, and the listing is progress.
+        reporter = PdmReporter(project.core.ui, info_is_output=options.dry_run and not options.json)
+        with json_output(options, "publish") as output, user_errors(project):
             stack = open_project_stack(project, options)
             layers = built_layers(project, stack, options, reporter)
             output_dir = (
@@ -91,6 +94,9 @@ class PublishCommand(BaseCommand):
             )
             with on_interrupt(project, kept):
                 results = publish_layers(layers, settings, reporter)
+            output.layers(
+                publish_layers_json(results), output_dir=str(output_dir), dry_run=bool(options.dry_run)
+            )
         if not options.dry_run:
             written = sum(1 for r in results if r.outcome in ("published", "unchanged"))
             reporter.info(f"Published {written} of {len(results)} layer(s) to {output_dir}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING
 
 from pdm.cli.commands.base import BaseCommand
@@ -15,6 +14,7 @@ from pdm_stack.pdm_plugin.common import (
     selection_group,
     user_errors,
 )
+from pdm_stack.pdm_plugin.json_output import json_output
 from pdm_stack.pdm_plugin.lock_inputs import lock_options
 from pdm_stack.show import collect_reports, render_tree, stack_json
 
@@ -37,13 +37,13 @@ class ShowCommand(BaseCommand):
         )
 
     def handle(self, project: Project, options: argparse.Namespace) -> None:
-        with user_errors(project):
+        with json_output(options, "show") as output, user_errors(project):
             stack = open_project_stack(project, options)
             locks = lock_statuses(stack, lock_options(project, stack))
             reports = collect_reports(stack, selected_layers(stack, options), locks)
+            # An invalid stack prints the error document instead (docs/json-output.md).
+            output.document = stack_json(stack, reports)
         if options.json:
-            # Plain print: rich markup processing must not touch JSON text.
-            print(json.dumps(stack_json(stack, reports), indent=2))
             return
         for line in render_tree(stack, reports):
             project.core.ui.echo(line, highlight=False, markup=False)

@@ -9,9 +9,11 @@ from pdm.cli.commands.base import BaseCommand
 from pdm.cli.options import verbose_option
 from rich.markup import escape
 
+from pdm_stack.command_json import verify_layers_json
 from pdm_stack.deploy.verify import describe, verify_deployment
 from pdm_stack.errors import StackError
 from pdm_stack.pdm_plugin.common import user_errors
+from pdm_stack.pdm_plugin.json_output import json_option, json_output
 
 if TYPE_CHECKING:
     import argparse
@@ -22,7 +24,7 @@ if TYPE_CHECKING:
 class VerifyCommand(BaseCommand):
     """Check a deployed stack: files as deployed, each app's launch module importable"""
 
-    arguments = (verbose_option,)
+    arguments = (verbose_option, json_option)
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("target", metavar="TARGET", help="The deployment folder")
@@ -34,8 +36,10 @@ class VerifyCommand(BaseCommand):
         )
 
     def handle(self, project: Project, options: argparse.Namespace) -> None:
-        with user_errors(project):
-            results = verify_deployment(Path(options.target), timeout=options.timeout)
+        target = Path(options.target)
+        with json_output(options, "verify") as output, user_errors(project):
+            results = verify_deployment(target, timeout=options.timeout)
+            output.layers(verify_layers_json(target.absolute(), results), target=str(target.absolute()))
             for result in results:
                 for line in describe(result):
                     project.core.ui.echo(escape(line))
