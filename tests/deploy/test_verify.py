@@ -94,8 +94,17 @@ def test_pdm_deploy_and_verify_commands(
     artifacts: Path, tmp_path: Path, project: Project, capsys: pytest.CaptureFixture[str]
 ) -> None:
     target = tmp_path / "target"
-    run_command(DeployCommand, project, str(artifacts), str(target), "--app", "demo")
-    assert "3 layer(s) deployed, 0 up to date" in capsys.readouterr().err
+    run_command(DeployCommand, project, str(artifacts), str(target), "--app", "demo", "--json")
+    captured = capsys.readouterr()
+    assert "3 layer(s) deployed, 0 up to date" in captured.err
+    deployed = parse_document(captured.out, "deploy")
+    assert [(d["install_target"], d["status"]) for d in deployed["layers"]] == [
+        (RUNTIME, "deployed"),
+        (FRAMEWORK, "deployed"),
+        (APP, "deployed"),
+    ]
+    assert set(deployed["layers"][0]) == documented_fields("deploy")
+    assert deployed["target"] == str(target) and Path(deployed["layers"][2]["path"]) == target / APP
     run_app(target)
 
     run_command(VerifyCommand, project, str(target))
@@ -107,38 +116,18 @@ def test_pdm_deploy_and_verify_commands(
     out = capsys.readouterr().out
     assert f"{APP}: FAILED" in out and "No module named 'missing_dependency'" in out
 
-    with pytest.raises(PdmUsageError, match="no published layer named 'nope'"):
-        run_command(DeployCommand, project, str(artifacts), str(target), "--layer", "nope")
-
-
-def test_deploy_and_verify_json_documents(
-    artifacts: Path, tmp_path: Path, project: Project, capsys: pytest.CaptureFixture[str]
-) -> None:
-    target = tmp_path / "target"
-    run_command(DeployCommand, project, str(artifacts), str(target), "--json")
-    deployed = parse_document(capsys.readouterr().out, "deploy")
-    assert [(d["install_target"], d["status"]) for d in deployed["layers"]] == [
-        (RUNTIME, "deployed"),
-        (FRAMEWORK, "deployed"),
-        (APP, "deployed"),
-    ]
-    assert set(deployed["layers"][0]) == documented_fields("deploy")
-    assert deployed["target"] == str(target)
-
-    run_command(VerifyCommand, project, str(target), "--json")
-    captured = capsys.readouterr()
-    verified = parse_document(captured.out, "verify")
-    assert verified["ok"] is True and f"{APP}: ok" in captured.err
-    assert [layer["status"] for layer in verified["layers"]] == ["ok", "ok", "ok"]
-    assert set(verified["layers"][0]) == documented_fields("verify")
-
-    (target / APP / SITE / "demo_app/__init__.py").write_text("import missing_dependency\n")
     with pytest.raises(PdmUsageError):
         run_command(VerifyCommand, project, str(target), "--json")
-    failed = parse_document(capsys.readouterr().out, "verify")
+    captured = capsys.readouterr()
+    failed = parse_document(captured.out, "verify")
+    assert f"{APP}: FAILED" in captured.err
     assert failed["ok"] is False and failed["exit_code"] == 1
     assert [layer["status"] for layer in failed["layers"]] == ["ok", "ok", "failed"]
+    assert set(failed["layers"][0]) == documented_fields("verify")
     assert "No module named 'missing_dependency'" in failed["layers"][2]["problems"][0]
+
+    with pytest.raises(PdmUsageError, match="no published layer named 'nope'"):
+        run_command(DeployCommand, project, str(artifacts), str(target), "--layer", "nope")
 
 
 def test_launch_modules_that_print_exit_or_read_input_at_import(
