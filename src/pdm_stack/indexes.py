@@ -26,6 +26,8 @@ class PackageIndex:
     verify_ssl: bool = True
     #: Only for distributions pinned to it with ``package_indexes`` (uv's ``explicit = true``).
     explicit: bool = False
+    #: Replaces PyPI as the index searched last (uv's ``default = true``).
+    default: bool = False
     #: What lock hashes record instead of the URL, e.g. a project folder's path relative to the
     #: project, so a checkout in another place does not make every lock stale.
     identity: str | None = None

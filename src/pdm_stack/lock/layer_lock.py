@@ -32,6 +32,7 @@ from pdm_stack.lock.input_changes import describe_changes
 from pdm_stack.lock.platforms import sort_platforms, uv_python_platform
 from pdm_stack.lock.pylock import LayerLock, merge_resolutions, parse_pylock, render_pylock, render_summary
 from pdm_stack.lock.uv_compile import run_compile
+from pdm_stack.lock.venvstacks_lock import FOREIGN_REASON, is_venvstacks_lock, same_pins
 from pdm_stack.reporting import NullReporter, Reporter
 from pdm_stack.stack_spec.targets import glibc_floor
 from pdm_stack.uv_tool import find_uv
@@ -62,6 +63,9 @@ class LockInputs:
     versioned: bool = False
     #: The previous lock, whose pins uv keeps unless a requirement forces a change.
     preferences: LayerLock | None = field(default=None, compare=False)
+    #: uv resolver settings (``prerelease``, ``resolution``, ``index_strategy``,
+    #: ``override_dependencies``), by their ``[tool.pdm-stack]`` names; only set ones.
+    uv_options: Mapping[str, Any] = field(default_factory=dict)
     #: How messages name the layer (``framework 'sci'``); defaults to the env name.
     label: str | None = None
     extra_env: Mapping[str, str] = field(default_factory=dict)
@@ -159,6 +163,9 @@ def other_inputs(inputs: LockInputs) -> dict[str, Any]:
         "pinned": sorted([dist, index.name, index.lock_identity] for dist, index in pinned.items()),
         "exclude_newer": inputs.exclude_newer,
     }
+    if inputs.uv_options:
+        # Only when set, so locks made before these settings existed keep their hash.
+        values["uv"] = dict(sorted(inputs.uv_options.items()))
     return values
 
 
@@ -177,7 +184,10 @@ def check_lock(inputs: LockInputs, requirements_dir: Path) -> LockStatus:
         return LockStatus(False, ("not locked yet",))
     try:
         meta = json.loads(paths.meta.read_text(encoding="utf-8"))
-        lock = parse_pylock(paths.pylock.read_text(encoding="utf-8"))
+        text = paths.pylock.read_text(encoding="utf-8")
+        if is_venvstacks_lock(text):
+            return LockStatus(False, (FOREIGN_REASON,))
+        lock = parse_pylock(text)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         return LockStatus(False, (f"unreadable lock files: {exc}",))
     reasons = []
@@ -260,6 +270,7 @@ def resolve_layer(inputs: LockInputs, reporter: Reporter | None = None) -> Layer
             preferences=previous_pins(inputs.preferences, platform),
             exclude_newer=inputs.exclude_newer,
             macosx_target=inputs.macosx_target,
+            uv_options=inputs.uv_options,
             uv=uv,
         )
 
@@ -366,10 +377,13 @@ def lock_layer(
     with reporter.step(f"Locking {inputs.who}"):
         lock = localize_wheels(resolve_layer(inputs, reporter), paths.folder, inputs.local_root)
     old = _read_meta(paths.meta)
-    unchanged = (
-        old is not None
-        and old.get("requirements_hash") == lock.requirements_hash
-        and (not inputs.versioned or old.get("version_inputs_hash") == inputs.version_inputs_hash)
+    unchanged = old is not None and (
+        (
+            old.get("requirements_hash") == lock.requirements_hash
+            and (not inputs.versioned or old.get("version_inputs_hash") == inputs.version_inputs_hash)
+        )
+        # venvstacks hashes differently: the same pins keep its lock_version and locked_at.
+        or _adopts_foreign_lock(paths, inputs, lock)
     )
     meta = {
         "lock_input_hash": lock_input_hash(inputs),
@@ -403,6 +417,17 @@ def load_layer_lock(requirements_dir: Path, env_name: str) -> LayerLock:
         raise StackError(f"{env_name} is not locked yet ({path} is missing); lock it first") from exc
     except (ValueError, KeyError, TypeError) as exc:
         raise StackError(f"cannot read the lock of {env_name} ({path}): {exc}") from exc
+
+
+def _adopts_foreign_lock(paths: LockPaths, inputs: LockInputs, lock: LayerLock) -> bool:
+    """Whether ``lock`` replaces a venvstacks lock with the very same pins (same version, then)."""
+    if inputs.preferences is None:
+        return False
+    try:
+        text = paths.pylock.read_text(encoding="utf-8")
+    except OSError:
+        return False
+    return is_venvstacks_lock(text) and same_pins(inputs.preferences, lock)
 
 
 def _read_meta(path: Path) -> dict[str, Any] | None:

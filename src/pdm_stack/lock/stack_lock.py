@@ -23,6 +23,7 @@ from pdm_stack.lock.layer_lock import (
     load_layer_lock,
     lock_layer,
 )
+from pdm_stack.lock.venvstacks_lock import is_venvstacks_lock, read_venvstacks_lock
 from pdm_stack.reporting import ConcurrentReporter
 from pdm_stack.runtimes.requests import RuntimeRequest
 from pdm_stack.stack_spec.loader import display_path
@@ -151,13 +152,15 @@ def layer_inputs(
         lower=tuple(lower),
         indexes=options.indexes,
         exclude_newer=options.exclude_newer,
-        package_indexes=tuple(sorted(layer.package_indexes.items())),
+        # Stack-wide pins (a venvstacks [tool.uv.sources]) apply where the layer sets none.
+        package_indexes=tuple(sorted({**stack.settings.package_indexes, **layer.package_indexes}.items())),
         priority_indexes=spec.priority_indexes,
         version_inputs_hash=version_inputs_hash(layer, stack.spec.root),
         versioned=spec.versioned,
         preferences=preferences,
         label=layer.label,
         extra_env=options.extra_env,
+        uv_options=stack.settings.uv_options(),
         local_root=stack.spec.root,
     )
 
@@ -263,7 +266,7 @@ def lock_stack(
     def lock_one(layer: Layer, lower: list[LayerLock], report: Reporter) -> LayerLockOutcome:
         name = layer.env_name
         forget = any(fnmatchcase(layer.name, g) or fnmatchcase(name, g) for g in reset)
-        previous = None if forget else _previous_lock(requirements_dir, name)
+        previous = None if forget else _previous_lock(requirements_dir, layer, python_series(stack, layer))
         inputs = layer_inputs(stack, layer, lower, options, preferences=previous)
         try:
             result = lock_layer(inputs, requirements_dir, force=force or forget, reporter=report)
@@ -338,11 +341,19 @@ def _report(outcome: LayerLockOutcome, reporter: Reporter) -> None:
         reporter.info(f"{name}: metadata refreshed (lock_version {version})")
 
 
-def _previous_lock(requirements_dir: Path, env_name: str) -> LayerLock | None:
+def _previous_lock(requirements_dir: Path, layer: Layer, python_version: str) -> LayerLock | None:
+    """The layer's current pins, from a pdm-stack lock or from one venvstacks wrote."""
     try:
-        return load_layer_lock(requirements_dir, env_name)
+        return load_layer_lock(requirements_dir, layer.env_name)
     except StackError:
-        return None
+        pass
+    try:
+        text = LockPaths.of(requirements_dir, layer.env_name).pylock.read_text(encoding="utf-8")
+        if is_venvstacks_lock(text):
+            return read_venvstacks_lock(text, layer.env_name, python_version, layer.platforms)
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return None
 
 
 def _lock_of(status: LockStatus) -> LayerLock:

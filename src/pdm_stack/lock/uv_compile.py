@@ -47,6 +47,13 @@ UV_COMPILE_FLAGS: tuple[str, ...] = (
     "--no-config",
 )
 
+#: Resolver settings of the spec (``[tool.pdm-stack]`` name) and the uv flag passing each one.
+UV_OPTION_FLAGS = {
+    "prerelease": "--prerelease",
+    "resolution": "--resolution",
+    "index_strategy": "--index-strategy",
+}
+
 #: ``UV_*`` variables that change how uv works, never what it resolves.
 UV_PASSTHROUGH = frozenset(
     {
@@ -118,6 +125,8 @@ def compile_command(
     output_file: Path,
     constraints_file: Path | None = None,
     exclude_newer: str | None = None,
+    uv_options: Mapping[str, Any] | None = None,
+    overrides_file: Path | None = None,
 ) -> list[str]:
     """The exact argv for one resolution (no secrets: indexes travel in the environment)."""
     command = [uv, "pip", "compile", str(input_file), *UV_COMPILE_FLAGS]
@@ -127,6 +136,12 @@ def compile_command(
         command += ["--constraints", str(constraints_file)]
     if exclude_newer:
         command += ["--exclude-newer", exclude_newer]
+    for option, flag in UV_OPTION_FLAGS.items():
+        value = (uv_options or {}).get(option)
+        if value:
+            command += [flag, str(value)]
+    if overrides_file is not None:
+        command += ["--overrides", str(overrides_file)]
     return command
 
 
@@ -198,6 +213,7 @@ def run_compile(
     indexes: Mapping[str, str] | None = None,
     exclude_newer: str | None = None,
     macosx_target: str | None = None,
+    uv_options: Mapping[str, Any] | None = None,
     uv: str | None = None,
 ) -> dict[str, Any]:
     """Resolve ``requirements`` for one platform; returns uv's pylock.toml as parsed TOML.
@@ -220,6 +236,11 @@ def run_compile(
             constraints_file = folder / "constraints.txt"
             lines = (f"{name}=={version}\n" for name, version in sorted(constraints.items()))
             constraints_file.write_text("".join(lines), encoding="utf-8")
+        overrides_file = None
+        overrides = (uv_options or {}).get("override_dependencies")
+        if overrides:
+            overrides_file = folder / "overrides.txt"
+            overrides_file.write_text("".join(f"{line}\n" for line in overrides), encoding="utf-8")
         command = compile_command(
             uv,
             input_file,
@@ -228,6 +249,8 @@ def run_compile(
             output_file=output_file,
             constraints_file=constraints_file,
             exclude_newer=exclude_newer,
+            uv_options=uv_options,
+            overrides_file=overrides_file,
         )
         env = uv_environment(index_env)
         if macosx_target and platform.startswith("macosx"):

@@ -34,24 +34,33 @@ PYPI = PackageIndex("pypi", "https://pypi.org/simple")
 def stack_indexes(stack: Stack, front_end_indexes: Sequence[PackageIndex]) -> tuple[PackageIndex, ...]:
     """The front end's indexes first, then the spec's ``[[tool.uv.index]]`` and ``find_links``."""
     indexes = list(front_end_indexes)
+    defaults = [index for index in stack.settings.uv_indexes if index.default]
+    if defaults:
+        # A uv index marked ``default = true`` replaces PyPI, and is searched last as PyPI would be.
+        indexes = [index for index in indexes if index.name != "pypi"]
     names = {index.name for index in indexes}
-    indexes += [index for index in stack.settings.uv_indexes if index.name not in names]
+    indexes += [index for index in stack.settings.uv_indexes if index.name not in names and not index.default]
+    indexes += [index for index in defaults if index.name not in names]
     for number, folder in enumerate(stack.settings.find_links, start=1):
         indexes.append(PackageIndex(f"find-links-{number}", folder.as_uri(), "find_links"))
-    root = stack.spec.path.parent
-    return tuple(_in_project(index, root) for index in indexes)
+    return tuple(_in_project(index, stack) for index in indexes)
 
 
-def _in_project(index: PackageIndex, root: Path) -> PackageIndex:
-    """A ``file:`` index inside the project is identified by its path relative to the project."""
+def _in_project(index: PackageIndex, stack: Stack) -> PackageIndex:
+    """A ``file:`` index inside the project is identified by its path relative to the project.
+
+    "The project" is the folder holding the lock folder (the spec's folder by default): a spec
+    moved elsewhere with its locks kept in place (``pdm stack import``) keeps its locks valid.
+    """
     parts = urlsplit(index.url)
     if parts.scheme != "file":
         return index
-    try:
-        relative = Path(url2pathname(parts.path)).resolve().relative_to(root.resolve())
-    except ValueError:
+    path = Path(url2pathname(parts.path)).resolve()
+    base = stack.settings.requirements_dir.resolve().parent
+    if not (path.is_relative_to(base) or path.is_relative_to(stack.spec.root.resolve())):
         return index
-    return dataclasses.replace(index, identity=f"<project>/{relative.as_posix()}")
+    relative = Path(os.path.relpath(path, base)).as_posix()
+    return dataclasses.replace(index, identity=f"<project>/{relative}")
 
 
 def lock_options(

@@ -47,8 +47,19 @@ SETTINGS_KEYS = frozenset(
         "exclude_newer",
         "find_links",
         "keep_console_scripts",
+        "prerelease",
+        "resolution",
+        "index_strategy",
+        "override_dependencies",
+        "package_indexes",
     }
 )
+#: Allowed values of the uv resolver settings, as uv spells them.
+UV_CHOICES: dict[str, tuple[str, ...]] = {
+    "prerelease": ("disallow", "allow", "if-necessary", "explicit", "if-necessary-or-explicit"),
+    "resolution": ("highest", "lowest", "lowest-direct"),
+    "index_strategy": ("first-index", "unsafe-first-match", "unsafe-best-match"),
+}
 
 
 def suggest(key: str, known: Iterable[str]) -> str:

@@ -14,11 +14,14 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from packaging.requirements import InvalidRequirement, Requirement
+
 from pdm_stack.errors import StackError, StackErrors
 from pdm_stack.indexes import PackageIndex
 from pdm_stack.stack_spec.fields import (
     SETTINGS_KEYS,
     STACK_KEYS,
+    UV_CHOICES,
     ErrorSink,
     FieldReader,
     suggest,
@@ -26,6 +29,7 @@ from pdm_stack.stack_spec.fields import (
 from pdm_stack.stack_spec.layer_tables import LayerContext, parse_layer
 from pdm_stack.stack_spec.model import LayerKind, LayerSpec, StackSettings, StackSpec
 from pdm_stack.stack_spec.targets import LOCAL_RUNTIME_MODES
+from pdm_stack.stack_spec.uv_config import uv_settings, venvstacks_uv_table
 
 SETTINGS_TABLE = "tool.pdm-stack"
 
@@ -58,11 +62,17 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise StackError(f"cannot read file: {exc.strerror}", file=display_path(path)) from exc
 
 
-def spec_index_names(document: Mapping[str, Any]) -> set[str]:
-    """Index names the file itself defines (PDM sources and uv indexes), plus PyPI."""
+def spec_index_names(document: Mapping[str, Any], uv_indexes: object = None) -> set[str]:
+    """Index names the file defines (PDM sources and uv indexes), plus PyPI.
+
+    ``uv_indexes`` are the ``[[tool.uv.index]]`` entries, when they come from elsewhere than the
+    document's own ``[tool.uv]`` (a ``venvstacks.uv.toml``).
+    """
     tool = document.get("tool", {})
     names = {"pypi"}
-    for entries in (tool.get("pdm", {}).get("source", []), tool.get("uv", {}).get("index", [])):
+    if uv_indexes is None:
+        uv_indexes = tool.get("uv", {}).get("index", [])
+    for entries in (tool.get("pdm", {}).get("source", []), uv_indexes):
         if isinstance(entries, list):
             names.update(
                 e["name"] for e in entries if isinstance(e, Mapping) and isinstance(e.get("name"), str)
@@ -105,10 +115,13 @@ def parse_stack(path: Path, *, extra_indexes: Iterable[str] = ()) -> tuple[Stack
         top_level_extra = frozenset({"tool"})
     FieldReader(stack, sink, table_name).unknown_keys(STACK_KEYS | top_level_extra)
 
-    settings = _settings(document, path.parent, sink)
-    settings = dataclasses.replace(settings, uv_indexes=spec_uv_indexes(document))
-    known_indexes = frozenset(spec_index_names(document) | set(extra_indexes))
     warnings: list[str] = []
+    uv_table = None if is_pyproject else venvstacks_uv_table(document, path, sink, warnings)
+    index_entries = (uv_table.values if uv_table else document.get("tool", {}).get("uv", {})).get("index", [])
+    known_indexes = frozenset(spec_index_names(document, index_entries) | set(extra_indexes))
+    from_uv = uv_settings(uv_table, sink) if uv_table else {}
+    settings = _settings(document, path.parent, sink, from_uv, known_indexes)
+    settings = dataclasses.replace(settings, uv_indexes=spec_uv_indexes(index_entries))
     layers = _layers(stack, path.parent, known_indexes, sink, warnings)
     layers = _mark_console_scripts(layers, settings.keep_console_scripts, sink)
     spec = StackSpec(path=path, table=table_name, layers=layers, settings=settings, warnings=tuple(warnings))
@@ -181,14 +194,27 @@ def _layers(
     return tuple(layers)
 
 
-def _settings(document: Mapping[str, Any], root: Path, sink: ErrorSink) -> StackSettings:
+def _settings(
+    document: Mapping[str, Any],
+    root: Path,
+    sink: ErrorSink,
+    from_uv: Mapping[str, Any],
+    known_indexes: frozenset[str],
+) -> StackSettings:
+    """``[tool.pdm-stack]``, completed by the settings a venvstacks.toml's ``[tool.uv]`` gives."""
     defaults = StackSettings.defaults(root)
-    table = document.get("tool", {}).get("pdm-stack")
-    if table is None:
-        return defaults
+    table = document.get("tool", {}).get("pdm-stack", {})
     if not isinstance(table, Mapping):
         sink.add("expected a table", layer=f"[{SETTINGS_TABLE}]")
         return defaults
+    for key, value in from_uv.items():
+        if key in table and table[key] != value:
+            sink.add(
+                f"set differently in [tool.uv] ({value!r}); keep only one",
+                layer=f"[{SETTINGS_TABLE}]",
+                field=key,
+            )
+    table = {**from_uv, **table}
     reader = FieldReader(table, sink, f"[{SETTINGS_TABLE}]")
     reader.unknown_keys(SETTINGS_KEYS)
     values: dict[str, Any] = {}
@@ -217,15 +243,41 @@ def _settings(document: Mapping[str, Any], root: Path, sink: ErrorSink) -> Stack
     values["keep_console_scripts"] = tuple(reader.string_list("keep_console_scripts") or ())
     folders = reader.string_list("find_links") or []
     values["find_links"] = tuple((root / folder).resolve() for folder in folders)
+    values.update(_uv_resolver_settings(reader, known_indexes))
     return StackSettings(**{**defaults.__dict__, **values})
+
+
+def _uv_resolver_settings(reader: FieldReader, known_indexes: frozenset[str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for key, choices in UV_CHOICES.items():
+        value = reader.string(key)
+        if value is not None and value not in choices:
+            reader.error(key, f"invalid value {value!r}: expected one of {', '.join(choices)}")
+            value = None
+        values[key] = value
+    overrides = reader.string_list("override_dependencies") or []
+    for text in overrides:
+        try:
+            Requirement(text)
+        except InvalidRequirement as exc:
+            reader.error("override_dependencies", f"invalid requirement {text!r}: {exc}")
+    values["override_dependencies"] = tuple(overrides)
+    package_indexes = reader.string_table("package_indexes") or {}
+    for index in package_indexes.values():
+        if index not in known_indexes:
+            known = ", ".join(sorted(known_indexes))
+            reader.error(
+                "package_indexes", f"unknown index '{index}'{suggest(index, known_indexes)} (known: {known})"
+            )
+    values["package_indexes"] = package_indexes
+    return values
 
 
 _EXCLUDE_NEWER = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$")
 
 
-def spec_uv_indexes(document: Mapping[str, Any]) -> tuple[PackageIndex, ...]:
+def spec_uv_indexes(entries: object) -> tuple[PackageIndex, ...]:
     """``[[tool.uv.index]]`` entries with a name and URL (``format = "flat"`` means find-links)."""
-    entries = document.get("tool", {}).get("uv", {}).get("index", [])
     indexes = []
     for entry in entries if isinstance(entries, list) else []:
         if (
@@ -235,5 +287,13 @@ def spec_uv_indexes(document: Mapping[str, Any]) -> tuple[PackageIndex, ...]:
         ):
             kind = "find_links" if entry.get("format") == "flat" else "index"
             url = os.path.expandvars(entry["url"])
-            indexes.append(PackageIndex(entry["name"], url, kind, explicit=entry.get("explicit") is True))
+            indexes.append(
+                PackageIndex(
+                    entry["name"],
+                    url,
+                    kind,
+                    explicit=entry.get("explicit") is True,
+                    default=entry.get("default") is True,
+                )
+            )
     return tuple(indexes)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -101,6 +101,25 @@ class StackSettings:
     keep_console_scripts: tuple[str, ...] = ()
     #: ``[[tool.uv.index]]`` entries of the spec file, usable by name like PDM sources.
     uv_indexes: tuple[PackageIndex, ...] = ()
+    #: uv resolver settings passed to every lock (``--prerelease``, ``--resolution``,
+    #: ``--index-strategy``); ``None`` leaves uv's default.
+    prerelease: str | None = None
+    resolution: str | None = None
+    index_strategy: str | None = None
+    #: Requirements that replace what any package declares (uv's ``override-dependencies``).
+    override_dependencies: tuple[str, ...] = ()
+    #: ``{distribution: index name}`` for every layer; a layer's own ``package_indexes`` win.
+    package_indexes: dict[str, str] = field(default_factory=dict)
+
+    def uv_options(self) -> dict[str, Any]:
+        """The uv resolver settings in force, by ``[tool.pdm-stack]`` name (unset ones left out)."""
+        options: dict[str, Any] = {
+            "prerelease": self.prerelease,
+            "resolution": self.resolution,
+            "index_strategy": self.index_strategy,
+            "override_dependencies": list(self.override_dependencies) or None,
+        }
+        return {key: value for key, value in options.items() if value is not None}
 
     @classmethod
     def defaults(cls, root: Path) -> StackSettings:
