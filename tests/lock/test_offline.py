@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from pdm_stack.errors import StackError
+from pdm_stack.lock.layer_lock import LockInputs, other_inputs, other_inputs_hash
 from pdm_stack.lock.platforms import platforms_marker, uv_python_platform
 from pdm_stack.lock.pylock import merge_resolutions, parse_pylock, render_pylock
-from pdm_stack.lock.uv_compile import UvFailure, explain_failure
+from pdm_stack.lock.uv_compile import UvFailure, compile_command, explain_failure
 from pdm_stack.stack_spec.targets import glibc_floor
 
 
@@ -141,3 +143,23 @@ def test_unreachable_index_failure_names_the_index_not_the_credentials() -> None
         " Connection refused (os error 111); check the URL, the network or `pdm config`"
     )
     assert "hunter2" not in error.details and "://***@corp.example" in error.details
+
+
+def test_uv_resolver_settings_reach_uv_and_count_as_lock_inputs(tmp_path: Path) -> None:
+    options = {"prerelease": "allow", "index_strategy": "unsafe-best-match"}
+    command = compile_command(
+        "uv",
+        tmp_path / "pyproject.toml",
+        python_version="3.12",
+        python_platform="x86_64-manylinux_2_28",
+        output_file=tmp_path / "pylock.toml",
+        uv_options=options,
+        overrides_file=tmp_path / "overrides.txt",
+    )
+    joined = " ".join(command)
+    assert "--prerelease allow" in joined and "--index-strategy unsafe-best-match" in joined
+    assert f"--overrides {tmp_path / 'overrides.txt'}" in joined
+    plain = LockInputs("app-x", ("six",), "3.12", ("linux_x86_64",))
+    tuned = LockInputs("app-x", ("six",), "3.12", ("linux_x86_64",), uv_options=options)
+    assert other_inputs_hash(plain) != other_inputs_hash(tuned)
+    assert "uv" not in other_inputs(plain)  # locks made without uv settings keep their hash

@@ -266,7 +266,11 @@ def lock_stack(
     def lock_one(layer: Layer, lower: list[LayerLock], report: Reporter) -> LayerLockOutcome:
         name = layer.env_name
         forget = any(fnmatchcase(layer.name, g) or fnmatchcase(name, g) for g in reset)
-        previous = None if forget else _previous_lock(requirements_dir, layer, python_series(stack, layer))
+        previous = (
+            None
+            if forget
+            else _previous_lock(requirements_dir, layer, requested_python_version(stack, layer))
+        )
         inputs = layer_inputs(stack, layer, lower, options, preferences=previous)
         try:
             result = lock_layer(inputs, requirements_dir, force=force or forget, reporter=report)
