@@ -9,6 +9,7 @@ from pdm.cli.commands.base import BaseCommand
 from pdm_stack.pdm_plugin.build import BuildCommand
 from pdm_stack.pdm_plugin.deploy import DeployCommand
 from pdm_stack.pdm_plugin.export import ExportCommand
+from pdm_stack.pdm_plugin.import_spec import ImportCommand
 from pdm_stack.pdm_plugin.lock import LockCommand
 from pdm_stack.pdm_plugin.publish import PublishCommand
 from pdm_stack.pdm_plugin.run import RunCommand
@@ -39,6 +40,7 @@ class StackCommand(BaseCommand):
         ExportCommand.register_to(subparsers, "export")
         DeployCommand.register_to(subparsers, "deploy")
         VerifyCommand.register_to(subparsers, "verify")
+        ImportCommand.register_to(subparsers, "import")
         self.parser = parser
 
     def handle(self, project: Project, options: argparse.Namespace) -> None:
