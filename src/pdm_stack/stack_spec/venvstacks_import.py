@@ -13,7 +13,6 @@ reported, never dropped silently.
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import tomlkit
 from tomlkit.items import Array, Comment, Table
 
+from pdm_stack.atomic_files import replacement
 from pdm_stack.errors import StackError
 from pdm_stack.stack_spec.fields import ErrorSink
 from pdm_stack.stack_spec.loader import SETTINGS_TABLE, display_path, load_stack
@@ -153,24 +153,15 @@ def _uv_table_comments(source: TOMLDocument) -> list[Comment]:
 
 def write_imported(pyproject_path: Path, result: ImportResult, *, extra_indexes: Iterable[str] = ()) -> None:
     """Write the new pyproject.toml only once it reads back as a valid stack (atomically)."""
-    folder = pyproject_path.parent
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".pyproject.", suffix=".toml", dir=folder)
-    candidate = Path(tmp)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(result.text)
-        load_stack(candidate, extra_indexes=extra_indexes)
-        if pyproject_path.exists():
-            candidate.chmod(pyproject_path.stat().st_mode & 0o777)
-        candidate.replace(pyproject_path)
+        with replacement(pyproject_path) as candidate:
+            candidate.write_text(result.text, encoding="utf-8", newline="")
+            load_stack(candidate, extra_indexes=extra_indexes)
     except StackError as exc:
         raise StackError(
             f"the converted stack does not validate, so the file was left unchanged: {exc}",
             file=display_path(pyproject_path),
         ) from exc
-    finally:
-        candidate.unlink(missing_ok=True)
 
 
 def _move_app_paths(layer: Table, paths: _PathMover) -> None:
