@@ -11,6 +11,7 @@ from rich.markup import escape
 
 from pdm_stack.pdm_plugin.common import user_errors
 from pdm_stack.stack_spec.loader import display_path
+from pdm_stack.stack_spec.uv_config import UV_CONFIG_FILE
 from pdm_stack.stack_spec.venvstacks_import import import_venvstacks, write_imported
 
 if TYPE_CHECKING:
@@ -51,7 +52,8 @@ class ImportCommand(BaseCommand):
         if not options.dry_run:
             ui.echo(
                 f"Imported {display_path(spec)} into [tool.venvstacks] of {display_path(pyproject)};"
-                f" run 'pdm stack show' to check it, then remove {spec.name}",
+                f" run 'pdm stack show' to check it, then remove {spec.name}"
+                + (f" and {UV_CONFIG_FILE}" if (spec.parent / UV_CONFIG_FILE).is_file() else ""),
                 err=True,
                 markup=False,
                 highlight=False,

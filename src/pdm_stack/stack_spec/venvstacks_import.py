@@ -185,13 +185,18 @@ def _stack_settings(
     uv_table = venvstacks_uv_table(source.unwrap(), spec_path, sink, [])
     if uv_table is not None:
         converted = uv_settings(uv_table, sink)
-        comments = _uv_comments(source, uv_table.where)
+        comments = _uv_comments(source, spec_path, uv_table.where)
         for uv_key, name in SETTING_NAMES.items():
             if name in converted:
-                settings[name] = _with_comment(converted[name], comments.get(uv_key))
+                value = converted[name]
+                if name == "find_links":
+                    value = [paths.move(str(folder), "find-links folder") for folder in value]
+                settings[name] = _with_comment(value, comments.get(uv_key))
                 result.changes.append(f"{uv_table.where} {uv_key} -> [{SETTINGS_TABLE}] {name}")
     own = source.get("tool", {}).get("pdm-stack", {})
     for key, value in own.items():
+        if key == "find_links":
+            value = [paths.move(str(folder), "find-links folder") for folder in value]
         settings[key] = value
     for key in PATH_SETTINGS:
         if key in settings:
@@ -199,10 +204,6 @@ def _stack_settings(
         elif paths.moved:
             # The venvstacks layout keeps these beside the spec: keep them there.
             settings[key] = paths.move(FOLDER_DEFAULTS[key], f"[{SETTINGS_TABLE}] {key}")
-    if "find_links" in settings:
-        settings["find_links"] = [
-            paths.move(str(folder), "find-links folder") for folder in settings["find_links"]
-        ]
     mirror = settings.get("runtime_mirror")
     if isinstance(mirror, str) and "://" not in mirror:
         settings["runtime_mirror"] = paths.move(mirror, f"[{SETTINGS_TABLE}] runtime_mirror")
@@ -211,11 +212,12 @@ def _stack_settings(
     return settings
 
 
-def _uv_comments(source: TOMLDocument, where: str) -> dict[str, str]:
-    """Inline comments of the ``[tool.uv]`` settings, to keep them on the converted settings."""
-    if where != "[tool.uv]":
-        return {}
-    table = source.get("tool", {}).get("uv")
+def _uv_comments(source: TOMLDocument, spec_path: Path, where: str) -> dict[str, str]:
+    """Inline comments of the uv settings, to keep them on the converted settings."""
+    if where == UV_CONFIG_FILE:
+        table: Any = tomlkit.parse((spec_path.parent / UV_CONFIG_FILE).read_text(encoding="utf-8"))
+    else:
+        table = source.get("tool", {}).get("uv")
     comments = {}
     for key in table or {}:
         item = table.item(key)
