@@ -37,7 +37,7 @@ def describe_changes(recorded: object, current: Mapping[str, Any]) -> list[str]:
     if lower:
         changes.append(f"lower layer lock changed ({', '.join(lower)})")
     if recorded.get("indexes") != current.get("indexes") or recorded.get("pinned") != current.get("pinned"):
-        changes.append("indexes changed")
+        changes.append(_index_changes(recorded, current))
     old_cutoff, new_cutoff = recorded.get("exclude_newer"), current.get("exclude_newer")
     if old_cutoff != new_cutoff:
         changes.append(f"cutoff changed ({_show(old_cutoff)} -> {_show(new_cutoff)})")
@@ -46,6 +46,20 @@ def describe_changes(recorded: object, current: Mapping[str, Any]) -> list[str]:
         keys = sorted(k for k in set(old_uv) | set(new_uv) if old_uv.get(k) != new_uv.get(k))
         changes.append(f"uv settings changed ({', '.join(keys)})")
     return changes or [GENERIC]
+
+
+def _index_changes(recorded: Mapping[str, Any], current: Mapping[str, Any]) -> str:
+    """``indexes changed (added 'corp'; 'pypi' moved)``: which index, as far as the record tells."""
+    old = {row[0]: row for row in recorded.get("indexes") or [] if isinstance(row, list) and row}
+    new = {row[0]: row for row in current.get("indexes") or [] if isinstance(row, list) and row}
+    details = [f"added '{name}'" for name in new if name not in old]
+    details += [f"removed '{name}'" for name in old if name not in new]
+    details += [f"'{name}' changed" for name in new if name in old and old[name] != new[name]]
+    if not details and list(old) != list(new):
+        details.append("search order changed")
+    if recorded.get("pinned") != current.get("pinned"):
+        details.append("package_indexes pins changed")
+    return "indexes changed" + (f" ({'; '.join(details)})" if details else "")
 
 
 def _lower_changes(recorded: object, current: object) -> list[str]:
