@@ -6,6 +6,7 @@ pytest_plugins = [
     "tests.fixtures.http_server",
     "tests.fixtures.runtimes",
     "tests.fixtures.native_wheels",
+    "tests.fixtures.oci_registry",
 ]
 
 

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from pdm_stack.lock.layer_lock import LockStatus
     from pdm_stack.lock.stack_lock import LayerLockOutcome, LockedLayer
     from pdm_stack.publish.export import ExportResult
+    from pdm_stack.publish.oci_push import PushResult
     from pdm_stack.publish.publish import PublishResult
     from pdm_stack.stack import Stack
 
@@ -177,6 +178,27 @@ def publish_layers_json(results: Sequence[PublishResult]) -> list[dict[str, Any]
             }
         )
     return layers
+
+
+def publish_registry_json(pushed: PushResult | None) -> dict[str, Any]:
+    """``publish --to oci://...``: the ``registry`` field (nothing for a folder or a dry run).
+
+    Per layer ``blob`` is ``uploaded`` or ``already present`` (nothing was sent)."""
+    if pushed is None:
+        return {}
+    layers = [
+        {
+            "env_name": layer.layer_name,
+            "install_target": layer.install_target,
+            "blob": "uploaded" if layer.uploaded else "already present",
+            "digest": layer.digest,
+            "size": layer.size,
+            "manifest_digest": layer.manifest_digest,
+            "tags": list(layer.tags),
+        }
+        for layer in pushed.layers
+    ]
+    return {"registry": {"stack": pushed.stack, "index_digest": pushed.index_digest, "layers": layers}}
 
 
 def export_layers_json(results: Sequence[ExportResult]) -> list[dict[str, Any]]:

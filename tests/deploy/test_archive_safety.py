@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pdm_stack.deploy import deployer
+from pdm_stack.deploy import layer_sources
 from pdm_stack.deploy.archives import open_archive
 from pdm_stack.deploy.standalone import DeployError, deploy, extract_layer
 from tests.deploy.stack_factory import member, publish_single, write_archive
@@ -182,14 +182,14 @@ def test_archive_swapped_after_its_check_is_refused_and_never_runs(
     hostile = artifacts.parent / "hostile.tar.gz"
     script = f"open({str(marker)!r}, 'w').close()\n".encode()
     write_archive(hostile, [member("rt/", tarfile.DIRTYPE), member("rt/postinstall.py", data=script)])
-    checked = deployer.check_archive
+    checked = layer_sources.check_archive
 
     def check_then_swap(artifacts_dir: Path, layer: dict[str, object]) -> Path:
         path = checked(artifacts_dir, layer)
         hostile.replace(path)  # after the check, before unpacking
         return path
 
-    monkeypatch.setattr(deployer, "check_archive", check_then_swap)
+    monkeypatch.setattr(layer_sources, "check_archive", check_then_swap)
     with pytest.raises(DeployError, match=r"rt\.tar\.gz: the archive changed while it was unpacked"):
         deploy(artifacts, target, **QUIET)
     assert not marker.exists()

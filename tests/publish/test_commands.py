@@ -106,7 +106,9 @@ def test_ctrl_c_during_publish_or_export_is_a_message_and_status_130(
 
     for module in ("publish", "export"):
         monkeypatch.setattr(f"pdm_stack.pdm_plugin.{module}.built_layers", lambda *args: [])
-        monkeypatch.setattr(f"pdm_stack.pdm_plugin.{module}.{module}_layers", ctrl_c)
+        # Publishing goes through its target (pdm_stack.publish.targets), exporting directly.
+        where = "pdm_stack.publish.targets" if module == "publish" else f"pdm_stack.pdm_plugin.{module}"
+        monkeypatch.setattr(f"{where}.{module}_layers", ctrl_c)
         result = pdm(["stack", module, "--spec", str(spec)], obj=project)
         assert result.exit_code == 130, result.stderr
         assert "Traceback" not in result.stderr and "KeyboardInterrupt" not in result.stderr

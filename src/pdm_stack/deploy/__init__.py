@@ -16,12 +16,14 @@ from typing import TYPE_CHECKING
 
 from pdm_stack.deploy.common import DeployError
 from pdm_stack.deploy.deployer import deploy
+from pdm_stack.deploy.layer_sources import open_source
 from pdm_stack.errors import StackError
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from pathlib import Path
 
+    from pdm_stack.deploy.registry_client import Credentials
     from pdm_stack.reporting import Reporter
 
 #: Resource names inside this package (``importlib.resources.files("pdm_stack.deploy")``).
@@ -32,6 +34,9 @@ STANDALONE_MODULES = (
     "common.py",
     "metadata_reader.py",
     "archives.py",
+    "registry_client.py",
+    "oci_layout.py",
+    "layer_sources.py",
     "deployment_records.py",
     "deployer.py",
     "cli.py",
@@ -48,6 +53,7 @@ STANDALONE_SCRIPT_NAME = "deploy_stack.py"
 _STUB = f'''#!/usr/bin/env python3
 """Deploy the stack layers published beside this file: python3 {STANDALONE_SCRIPT_NAME} [ARTIFACTS_DIR] TARGET
 
+ARTIFACTS_DIR may also be a stack in an OCI registry: oci://HOST[:PORT]/REPOSITORY:TAG.
 Written by pdm stack publish; needs only Python 3.9+ (its standard library). The deployer is
 the {STANDALONE_PACKAGE}/ folder beside this file; ARTIFACTS_DIR defaults to this file's folder.
 """
@@ -81,17 +87,23 @@ def standalone_files() -> dict[str, bytes]:
 
 
 def deploy_stack(
-    artifacts: Path,
+    artifacts: Path | str,
     target: Path,
     *,
     layers: Sequence[str] = (),
     apps: Sequence[str] = (),
     force: bool = False,
+    credentials: Credentials | None = None,
+    insecure: bool = False,
     reporter: Reporter,
 ) -> list[tuple[str, str]]:
-    """Deploy published layers into ``target``; returns ``(install target, outcome)`` pairs."""
+    """Deploy published layers into ``target``; returns ``(install target, outcome)`` pairs.
+
+    ``artifacts`` is a publish output folder or an ``oci://HOST/REPOSITORY:TAG`` stack.
+    """
     try:
-        return deploy(artifacts, target, layers, apps, force=force, log=reporter.info)
+        source = open_source(artifacts, credentials=credentials, insecure=insecure)
+        return deploy(source, target, layers, apps, force=force, log=reporter.info)
     except DeployError as exc:
         raise StackError(str(exc)) from None
     except OSError as exc:

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 
 from .common import DeployError
 from .deployer import deploy
+from .layer_sources import open_source
+from .registry_client import is_registry
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -35,13 +37,20 @@ def main(argv: Sequence[str] | None = None, *, artifacts: Path | str | None = No
         nargs="+",
         metavar="[ARTIFACTS_DIR] TARGET",
         help="the folder with the archives and __venvstacks__/ (default: the folder of"
-        " deploy_stack.py), then the deployment folder",
+        " deploy_stack.py) or a stack in an OCI registry (oci://HOST[:PORT]/REPOSITORY:TAG;"
+        " credentials from PDM_STACK_REGISTRY_USERNAME/_PASSWORD or Docker's config.json),"
+        " then the deployment folder",
+    )
+    parser.add_argument(
+        "--insecure",
+        action="store_true",
+        help="talk plain HTTP to the registry (always done for loopback hosts)",
     )
     parser.add_argument("--layer", action="append", default=[], metavar="NAME", help="deploy this layer")
     parser.add_argument("--app", action="append", default=[], metavar="NAME", help="deploy this application")
     parser.add_argument("--force", action="store_true", help="redeploy layers that are already deployed")
     options = parser.parse_args(argv)
-    paths = [Path(path) for path in options.paths]
+    paths: list[Path | str] = [path if is_registry(path) else Path(path) for path in options.paths]
     if len(paths) == 1 and artifacts is not None:
         paths.insert(0, Path(artifacts))
     if len(paths) != 2:
@@ -49,7 +58,8 @@ def main(argv: Sequence[str] | None = None, *, artifacts: Path | str | None = No
             "expected [ARTIFACTS_DIR] TARGET" if artifacts is not None else "expected ARTIFACTS_DIR TARGET"
         )
     try:
-        deploy(paths[0], paths[1], options.layer, options.app, force=options.force)
+        source = open_source(paths[0], insecure=options.insecure)
+        deploy(source, paths[1], options.layer, options.app, force=options.force)
     except DeployError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

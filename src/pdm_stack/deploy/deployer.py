@@ -20,10 +20,11 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .archives import archive_format, check_archive, extract_layer
+from .archives import archive_format, extract_layer
 from .common import ABSOLUTE, PLAIN_NAME, DeployError, Layer, read_json, sha256_file
 from .deployment_records import RECORD_FORMAT, is_deployed, read_records, target_lock, write_record
-from .metadata_reader import load_metadata, select_layers
+from .layer_sources import LayerSource, open_source
+from .metadata_reader import select_layers
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -133,7 +134,7 @@ def deploy_layer(archive: Path, layer: Layer, target: Path, runtime: Layer) -> N
 
 
 def deploy(
-    artifacts: Path | str,
+    artifacts: Path | str | LayerSource,
     target: Path | str,
     layers: Sequence[str] = (),
     apps: Sequence[str] = (),
@@ -143,32 +144,35 @@ def deploy(
 ) -> list[tuple[str, str]]:
     """Deploy the selected layers; returns ``(install target, "deployed" | "up to date")``.
 
-    Every archive that needs deploying is verified before TARGET is touched, so a tampered
-    archive leaves nothing behind, not even an empty TARGET.
+    ``artifacts`` is a publish output folder, an ``oci://`` stack reference or a
+    :class:`LayerSource`. Every archive that needs deploying is verified before any layer is
+    unpacked; a folder's archives even before TARGET is touched, so a tampered archive leaves
+    nothing behind, not even an empty TARGET (a registry's blobs are fetched into TARGET).
     """
-    artifacts, target = Path(artifacts).absolute(), Path(target).absolute()
-    published = load_metadata(artifacts)
+    source = artifacts if isinstance(artifacts, LayerSource) else open_source(artifacts)
+    target = Path(target).absolute()
+    published = source.layers()
     by_target = {layer["install_target"]: layer for layer in published}
     chosen = select_layers(published, layers, apps)
     records = read_records(target)
-    pending = {
-        layer["install_target"]: check_archive(artifacts, layer)
-        for layer in chosen
-        if force or not is_deployed(target, layer, records)
-    }
+    pending = [layer for layer in chosen if force or not is_deployed(target, layer, records)]
+    archives = source.fetch(pending, target, log) if pending and not source.downloads else {}
     outcome: list[tuple[str, str]] = []
     if pending:
         target.mkdir(parents=True, exist_ok=True)
     with target_lock(target) if pending else contextlib.nullcontext():
         if pending:
             _recover(target)
+        if pending and source.downloads:
+            archives = source.fetch(pending, target, log)
         for layer in chosen:
             name = layer["install_target"]
-            if name not in pending:
+            if name not in archives:
                 log(f"{name}: up to date")
                 outcome.append((name, "up to date"))
                 continue
             log(f"{name}: deploying {layer['archive_name']}")
-            deploy_layer(pending[name], layer, target, by_target[layer["runtime_layer"]])
+            deploy_layer(archives[name], layer, target, by_target[layer["runtime_layer"]])
+            source.deployed(layer, archives[name])
             outcome.append((name, "deployed"))
     return outcome

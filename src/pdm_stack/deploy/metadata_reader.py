@@ -22,7 +22,7 @@ COMBINED_METADATA = "venvstacks.json"
 KIND_FOLDERS = (("runtimes", "runtime"), ("frameworks", "framework"), ("applications", "application"))
 
 
-def _checked(layer: Any, source: Path, kind: str) -> Layer:
+def checked_layer(layer: Any, source: Path | str, kind: str) -> Layer:
     """A layer entry whose names are safe to use as paths and whose archive facts are present."""
     if not isinstance(layer, dict):
         raise DeployError(f"{source}: a layer entry is not a JSON object")
@@ -71,14 +71,14 @@ def load_metadata(artifacts: Path) -> list[Layer]:
         if not isinstance(groups, dict):
             raise DeployError(f"{combined}: no 'layers' table")
         for folder, kind in KIND_FOLDERS:
-            found.extend(_checked(layer, combined, kind) for layer in groups.get(folder) or [])
+            found.extend(checked_layer(layer, combined, kind) for layer in groups.get(folder) or [])
     else:
         for folder, kind in KIND_FOLDERS:
             files = sorted((meta_dir / folder).glob("*.json"))
-            found.extend(_checked(read_json(path), path, kind) for path in files)
+            found.extend(checked_layer(read_json(path), path, kind) for path in files)
     if not found:
         raise DeployError(f"{artifacts}: no published layers (no {METADATA_DIR}/{COMBINED_METADATA})")
-    return _dependency_order(found)
+    return dependency_order(found)
 
 
 def _requires(layer: Layer) -> list[str]:
@@ -86,7 +86,7 @@ def _requires(layer: Layer) -> list[str]:
     return [name for name in lower if name != layer["install_target"]]
 
 
-def _dependency_order(layers: list[Layer]) -> list[Layer]:
+def dependency_order(layers: list[Layer]) -> list[Layer]:
     """Lower layers before the layers that need them, otherwise in the published order."""
     by_target = {layer["install_target"]: layer for layer in layers}
     ordered: list[Layer] = []

@@ -40,6 +40,16 @@ CONFIG_ITEMS: dict[str, ConfigItem] = {
         env_var="PDM_STACK_REGISTER_RUNTIMES",
         coerce=_as_bool,
     ),
+    "stack.registry_username": ConfigItem(
+        "User name for OCI registries (pdm stack publish --to oci://..., pdm stack deploy oci://...)",
+        "",
+        env_var="PDM_STACK_REGISTRY_USERNAME",
+    ),
+    "stack.registry_password": ConfigItem(
+        "Password or token for OCI registries (else Docker's config.json is used)",
+        "",
+        env_var="PDM_STACK_REGISTRY_PASSWORD",
+    ),
 }
 
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from pdm.cli.commands.base import BaseCommand
 
-from pdm_stack.command_json import publish_layers_json
+from pdm_stack.command_json import publish_layers_json, publish_registry_json
 from pdm_stack.operations.stages import publishable_layers
 from pdm_stack.pdm_plugin.common import (
     COMMON_ARGUMENTS,
@@ -20,8 +20,10 @@ from pdm_stack.pdm_plugin.common import (
 )
 from pdm_stack.pdm_plugin.json_output import json_option, json_output
 from pdm_stack.pdm_plugin.lock_inputs import lock_options
+from pdm_stack.pdm_plugin.registry_options import add_insecure_option, project_version, registry_credentials
 from pdm_stack.publish.archive import ARCHIVE_FORMATS, DEFAULT_FORMAT
-from pdm_stack.publish.publish import PublishOptions, publish_layers
+from pdm_stack.publish.publish import PublishOptions
+from pdm_stack.publish.targets import TargetSettings, open_target
 
 if TYPE_CHECKING:
     import argparse
@@ -41,7 +43,8 @@ def built_layers(
 
 
 class PublishCommand(BaseCommand):
-    """Write a reproducible archive of each built layer, plus metadata, to the output folder"""
+    """Write a reproducible archive of each built layer, plus metadata, to the output folder,
+    and optionally push them to an OCI registry"""
 
     arguments = (*COMMON_ARGUMENTS, selection_group, json_option)
 
@@ -71,12 +74,29 @@ class PublishCommand(BaseCommand):
         parser.add_argument(
             "--force", action="store_true", help="Rewrite the archives of layers that did not change"
         )
+        parser.add_argument(
+            "--to",
+            metavar="LOCATION",
+            help="Also push the layers there: oci://HOST[:PORT]/REPOSITORY[:TAG] (an OCI registry;"
+            " the output folder stays the staging area); a plain path means --output-dir",
+        )
+        parser.add_argument("--tag", help="Tag of the stack in the registry [default: the project's version]")
+        add_insecure_option(parser)
 
     def handle(self, project: Project, options: argparse.Namespace) -> None:
         # A dry run's listing is its result; with --json the document is, and the listing is progress.
         reporter = PdmReporter(project.core.ui, info_is_output=options.dry_run and not options.json)
         with json_output(options, "publish") as output, user_errors(project):
             stack = open_project_stack(project, options)
+            target = open_target(
+                options.to,
+                TargetSettings(
+                    tag=options.tag,
+                    default_tag=project_version(project, stack),
+                    credentials=registry_credentials(project),
+                    insecure=options.insecure,
+                ),
+            )
             layers = built_layers(project, stack, options, reporter)
             output_dir = (
                 Path(options.output_dir).absolute() if options.output_dir else stack.settings.output_dir
@@ -93,10 +113,14 @@ class PublishCommand(BaseCommand):
                 " and the metadata names only complete archives"
             )
             with on_interrupt(project, kept):
-                results = publish_layers(layers, settings, reporter)
+                report = target.publish(layers, settings, reporter)
             output.layers(
-                publish_layers_json(results), output_dir=str(output_dir), dry_run=bool(options.dry_run)
+                publish_layers_json(report.layers),
+                output_dir=str(output_dir),
+                dry_run=bool(options.dry_run),
+                **publish_registry_json(report.pushed),
             )
         if not options.dry_run:
-            written = sum(1 for r in results if r.outcome in ("published", "unchanged"))
-            reporter.info(f"Published {written} of {len(results)} layer(s) to {output_dir}")
+            written = sum(1 for r in report.layers if r.outcome in ("published", "unchanged"))
+            where = target.describe(settings)
+            reporter.info(f"Published {written} of {len(report.layers)} layer(s) to {where}")
