@@ -7,11 +7,12 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from tests.fixtures.json_documents import documented_fields, parse_document
+from tests.fixtures.oci_registry import PASSWORD, USERNAME
 from tests.fixtures.runtimes import clean_env
 
 if TYPE_CHECKING:
@@ -113,3 +114,45 @@ def test_ctrl_c_during_publish_or_export_is_a_message_and_status_130(
         assert result.exit_code == 130, result.stderr
         assert "Traceback" not in result.stderr and "KeyboardInterrupt" not in result.stderr
         assert "Interrupted:" in result.stderr
+
+
+@pytest.mark.slow
+def test_publish_to_a_registry_and_deploy_from_it(
+    pdm: PDMCallable, project: Project, tmp_path: Path, start_registry: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    registry = start_registry("basic")
+    spec = write_stack(tmp_path / "stack")
+    args = ["--spec", str(spec)]
+    pdm(["stack", "lock", *args], obj=project, strict=True)
+    pdm(["stack", "build", *args, "--local-runtime", "prefer"], obj=project, strict=True)
+    location = registry.location("commands/stack")
+    out = tmp_path / "artifacts"
+
+    monkeypatch.setenv("PDM_STACK_REGISTRY_USERNAME", USERNAME)
+    monkeypatch.setenv("PDM_STACK_REGISTRY_PASSWORD", "wrong-" + PASSWORD)
+    refused = pdm(["stack", "publish", *args, "-o", str(out), "--to", location], obj=project)
+    assert refused.exit_code != 0 and "Traceback" not in refused.stderr
+    assert f"the registry refused the credentials of user '{USERNAME}'" in refused.stderr
+    assert PASSWORD not in refused.stderr + refused.stdout
+
+    monkeypatch.setenv("PDM_STACK_REGISTRY_PASSWORD", PASSWORD)
+    published = pdm(["stack", "publish", *args, "-o", str(out), "--to", location, "--json"], obj=project)
+    assert published.exit_code == 0, published.stderr
+    report = json.loads(published.stdout)
+    assert report["registry"]["stack"] == f"{location}:0"  # the project's version is the default tag
+    [pushed] = report["registry"]["layers"]
+    assert pushed["install_target"] == RUNTIME and pushed["blob"] == "uploaded"
+    assert pushed["tags"] == [f"{RUNTIME}-linux_x86_64", f"{RUNTIME}-linux_x86_64-1"]
+    command = ["stack", "publish", *args, "-o", str(out), "--to", f"{location}:0", "--json"]
+    again = json.loads(pdm(command, obj=project, strict=True).stdout)
+    assert again["registry"]["layers"][0]["blob"] == "already present"
+
+    target = tmp_path / "target"
+    pdm(["stack", "deploy", f"{location}:0", str(target)], obj=project, strict=True)
+    assert (target / RUNTIME / "bin/python3").is_file()
+    redeploy = pdm(["stack", "deploy", f"{location}:0", str(target)], obj=project, strict=True)
+    assert f"{RUNTIME}: up to date" in redeploy.stderr
+    for folder in (target, out, spec.parent / "_build"):
+        for path in folder.rglob("*"):
+            if path.is_file() and not path.is_symlink():
+                assert PASSWORD.encode() not in path.read_bytes(), path
