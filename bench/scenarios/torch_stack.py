@@ -76,6 +76,8 @@ def run(ctx: Context) -> None:
         project.tool("publish", "-o", str(artifacts), "--format", steps.DEFAULT_FORMAT),
         cwd=root,
     )
+    # The oci-fetch scenario deploys these apps from a registry, one after another.
+    ctx.cache["torch-stack"] = (project, artifacts, [app.name for app in apps])
     steps.export(ctx, project, goal=None)
     shutil.rmtree(ctx.work / "export", ignore_errors=True)
     target = steps.deploy(ctx, project, artifacts, steps.DEFAULT_FORMAT, goal=Goal(max_ratio=1.5), runs=heavy)
