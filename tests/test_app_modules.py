@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from pdm_stack.app_modules import (
     app_module_files,
     app_modules_hash,
@@ -12,6 +14,7 @@ from pdm_stack.app_modules import (
     module_files,
 )
 from pdm_stack.building.layer_config import LayerConfig
+from pdm_stack.errors import StackError
 from pdm_stack.lock.stack_lock import version_inputs_hash
 from pdm_stack.publish.publish_inputs import PublishLayer
 from pdm_stack.stack import open_stack
@@ -60,16 +63,33 @@ def test_gitignore_files_from_the_spec_root_down_are_honoured(tmp_path: Path) ->
     ]
 
 
-def test_single_file_module_and_module_outside_the_spec_root(tmp_path: Path) -> None:
-    (tmp_path / "proj").mkdir()
-    (tmp_path / "proj" / ".gitignore").write_text("*.py\n")
-    outside = tmp_path / "shared" / "tool.py"
-    outside.parent.mkdir()
-    outside.write_text("print('tool')\n")
-    assert shipped(outside, tmp_path / "proj") == ["tool.py"]
-    # The root's rules do not reach a module outside it.
-    pkg = make_package(tmp_path / "elsewhere")
-    assert "pkg/sub/notes.tmp" in shipped(pkg, tmp_path / "proj")
+def test_single_file_module_and_symlinked_module_keep_their_own_names(tmp_path: Path) -> None:
+    (tmp_path / "tool.py").write_text("print('tool')\n")
+    (tmp_path / "alias.py").symlink_to("tool.py")
+    assert shipped(tmp_path / "tool.py", tmp_path) == ["tool.py"]
+    assert shipped(tmp_path / "alias.py", tmp_path) == ["alias.py"]
+    pkg = make_package(tmp_path)
+    (tmp_path / "linked").symlink_to(pkg)
+    assert shipped(tmp_path / "linked", tmp_path)[0] == "linked/__init__.py"
+
+
+@pytest.mark.parametrize("where", ["module", "member", "folder"])
+def test_files_that_lead_out_of_the_project_are_refused(tmp_path: Path, where: str) -> None:
+    project = tmp_path / "proj"
+    pkg = make_package(project)
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    (secrets / "ssh_config").write_text("Host *\n")
+    module = pkg
+    if where == "module":
+        module = project / "escape"
+        module.symlink_to(secrets)
+    elif where == "member":
+        (pkg / "config").symlink_to(secrets / "ssh_config")
+    else:
+        (pkg / "sub" / "data").symlink_to(secrets)
+    with pytest.raises(StackError, match="outside the project folder"):
+        module_files(module, project)
 
 
 def test_hash_follows_shipped_files_only(tmp_path: Path) -> None:

@@ -29,3 +29,43 @@ def test_help_lists_the_subcommands(command: list[str]) -> None:
     )
     assert show.returncode == 0, show.stderr
     assert '"env_name": "app-stats"' in show.stdout
+
+
+COMMANDS = {
+    "pdm-stack-plugin": [str(BIN / "pdm"), "stack"],
+    "console-script": [str(BIN / "pdm-stack")],
+    "python-m": [sys.executable, "-m", "pdm_stack"],
+}
+BROKEN_PYPROJECTS = {
+    "malformed": (b"[project\nname = 'x'\n", "invalid TOML at line 1, column 9"),
+    "duplicate-key": (b"[project]\nname = 'x'\nname = 'y'\n", "invalid TOML at line 3, column 11"),
+    "not-utf-8": (b"[project]\nname = '\xff'\n", "not UTF-8 text at line 2, column 9"),
+    "directory": (None, "is a directory, not a file"),
+}
+
+
+@pytest.mark.parametrize(
+    ("entry", "broken"),
+    [("pdm-stack-plugin", name) for name in BROKEN_PYPROJECTS]
+    + [("console-script", "malformed"), ("python-m", "not-utf-8")],
+)
+def test_a_broken_pyproject_is_one_line_naming_file_and_position(
+    tmp_path: Path, entry: str, broken: str
+) -> None:
+    content, expected = BROKEN_PYPROJECTS[broken]
+    pyproject = tmp_path / "pyproject.toml"
+    if content is None:
+        pyproject.mkdir()
+    else:
+        pyproject.write_bytes(content)
+    env = {**os.environ, "PDM_CHECK_UPDATE": "false"}
+    command = [*COMMANDS[entry], "show", "-p", str(tmp_path)]
+    result = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    assert result.returncode == 1, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert f"{pyproject}: {expected}" in lines[0]
+    if broken == "malformed":
+        verbose = subprocess.run([*command, "-v"], capture_output=True, text=True, env=env, check=False)
+        assert verbose.returncode == 1
+        assert "Traceback" in verbose.stderr and expected in verbose.stderr

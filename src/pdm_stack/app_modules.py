@@ -81,15 +81,24 @@ class _IgnoreRules:
         return verdict
 
 
-def _rules_root(module: Path, spec_root: Path) -> Path:
-    """Where ``.gitignore`` files start to count: the spec folder, or the module's own folder
-    when the module lives outside the spec folder."""
-    return spec_root if module.is_relative_to(spec_root) else module.parent
+def _check_inside(path: Path, root: Path) -> None:
+    """Refuse a module, or a file or folder of one, that is (or links to) something outside the
+    project: the spec checks the modules it names, but links inside a package are found only here."""
+    real = path.resolve()
+    if not path.absolute().is_relative_to(root) or not real.is_relative_to(root.resolve()):
+        shown = path if real == path else f"{path} (a link to {real})"
+        raise StackError(f"{shown} is outside the project folder {root}; it would ship in the layer")
 
 
 def module_files(module: Path, spec_root: Path) -> list[ModuleFile]:
-    """The files of one module (a ``.py`` file or a package folder) that ship, sorted."""
-    rules = _IgnoreRules(_rules_root(module, spec_root))
+    """The files of one module (a ``.py`` file or a package folder) that ship, sorted.
+
+    Files keep the names they have in the module, even where they are links to other files of
+    the project; a link out of the project (``spec_root``) is an error, never followed.
+    """
+    root = spec_root.absolute()
+    _check_inside(module, root)
+    rules = _IgnoreRules(root)
     name = module.name
     if module.is_file():
         return [ModuleFile(module, PurePosixPath(name))]
@@ -99,10 +108,15 @@ def module_files(module: Path, spec_root: Path) -> list[ModuleFile]:
         dirs[:] = sorted(
             d for d in dirs if not _always_skipped(d, True) and not rules.ignored(here / d, is_dir=True)
         )
+        for linked in (here / d for d in dirs):
+            if linked.is_symlink():
+                _check_inside(linked, root)
         for file_name in sorted(names):
             path = here / file_name
             if _always_skipped(file_name, False) or rules.ignored(path, is_dir=False):
                 continue
+            if path.is_symlink():
+                _check_inside(path, root)
             files.append(ModuleFile(path, PurePosixPath(name, *path.relative_to(module).parts)))
     return files
 
@@ -114,7 +128,11 @@ def app_module_files(spec: LayerSpec, spec_root: Path) -> list[ModuleFile]:
     for module in modules:
         if not module.exists():
             raise StackError(f"'{module}' not found", layer=spec.label, field="launch_module")
-        files.extend(module_files(module, spec_root))
+        try:
+            files.extend(module_files(module, spec_root))
+        except StackError as exc:
+            field = "launch_module" if module == spec.launch_module else "support_modules"
+            raise StackError(exc.message, layer=spec.label, field=field) from exc
     return files
 
 

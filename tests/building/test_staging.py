@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from pdm_stack.building.layer_config import CONFIG_PATH
 from pdm_stack.building.staging import (
     build_lock,
     clean_stale_staging,
@@ -21,9 +22,15 @@ from pdm_stack.errors import StackError
 from pdm_stack.reporting import PlainReporter
 
 
+def built_layer(folder: Path) -> Path:
+    """A folder as a build leaves it: with its layer config."""
+    (folder / CONFIG_PATH).parent.mkdir(parents=True)
+    (folder / CONFIG_PATH).write_text("{}")
+    return folder
+
+
 def test_success_replaces_the_old_layer(tmp_path: Path) -> None:
-    dest = tmp_path / "layer"
-    dest.mkdir()
+    dest = built_layer(tmp_path / "layer")
     (dest / "old").write_text("old")
     with staged_layer(dest) as staging:
         # Staged at the same depth as the final folder, so relative paths stay valid.
@@ -39,15 +46,27 @@ def test_success_replaces_the_old_layer(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == [".pdm-stack", "layer"]
 
 
-def test_failure_keeps_the_old_layer_and_cleans_up(tmp_path: Path) -> None:
-    dest = tmp_path / "layer"
+def test_a_folder_no_build_made_is_never_replaced(tmp_path: Path) -> None:
+    """``build_dir = "requirements"`` once replaced the lock folders by layers."""
+    dest = tmp_path / "framework-numpy"
     dest.mkdir()
+    (dest / "pylock.framework-numpy.toml").write_text("lock")
+    refused = pytest.raises(StackError, match="not a layer pdm-stack built")
+    with refused as caught, staged_layer(dest) as staging:
+        staging.mkdir()
+    assert str(dest) in str(caught.value)
+    assert [p.name for p in dest.iterdir()] == ["pylock.framework-numpy.toml"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["framework-numpy"]
+
+
+def test_failure_keeps_the_old_layer_and_cleans_up(tmp_path: Path) -> None:
+    dest = built_layer(tmp_path / "layer")
     (dest / "old").write_text("old")
     with pytest.raises(KeyboardInterrupt), staged_layer(dest) as staging:
         staging.mkdir()
         (staging / "half").write_text("half")
         raise KeyboardInterrupt
-    assert sorted(p.name for p in dest.iterdir()) == ["old"]
+    assert sorted(p.name for p in dest.iterdir()) == ["old", "share"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["layer"]
 
 
@@ -60,12 +79,14 @@ def test_stale_staging_folders_are_removed_but_nothing_else(tmp_path: Path) -> N
 
 
 def test_remove_layer_folder_stays_inside_the_build_dir(tmp_path: Path) -> None:
-    (tmp_path / "app-x@1").mkdir()
+    built_layer(tmp_path / "app-x@1")
+    (tmp_path / "requirements").mkdir()
     (tmp_path / ".pdm-stack").mkdir()
+    assert not remove_layer_folder(tmp_path, "requirements")
     assert not remove_layer_folder(tmp_path, "../elsewhere")
     assert not remove_layer_folder(tmp_path, ".pdm-stack")
     assert remove_layer_folder(tmp_path, "app-x@1")
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".pdm-stack"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".pdm-stack", "requirements"]
 
 
 def test_recover_restores_a_layer_parked_by_an_interrupted_swap(tmp_path: Path) -> None:

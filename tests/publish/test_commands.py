@@ -156,3 +156,21 @@ def test_publish_to_a_registry_and_deploy_from_it(
         for path in folder.rglob("*"):
             if path.is_file() and not path.is_symlink():
                 assert PASSWORD.encode() not in path.read_bytes(), path
+
+
+@pytest.mark.parametrize("command", ["publish", "export"])
+def test_output_folder_option_must_not_overlap_the_other_folders(
+    pdm: PDMCallable, project: Project, tmp_path: Path, command: str
+) -> None:
+    """``export -o requirements`` once replaced every lock folder by an exported layer."""
+    spec = write_stack(tmp_path / "stack")
+    lock = spec.parent / "requirements" / RUNTIME / f"pylock.{RUNTIME}.toml"
+    lock.parent.mkdir(parents=True)
+    lock.write_text("lock = 1\n")
+    for folder, other in [("requirements", "requirements_dir"), ("_build/out", "build_dir")]:
+        result = pdm(["stack", command, "--spec", str(spec), "-o", str(spec.parent / folder)], obj=project)
+        assert result.exit_code == 1, result.stderr
+        assert "Traceback" not in result.stderr
+        assert "--output-dir" in result.stderr and other in result.stderr, result.stderr
+    assert lock.read_text() == "lock = 1\n"
+    assert sorted(p.name for p in spec.parent.iterdir()) == ["pyproject.toml", "requirements"]

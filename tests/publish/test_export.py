@@ -56,6 +56,19 @@ def test_reexport_replaces_a_layer_whole(build: Path, tmp_path: Path) -> None:
     assert sorted(p.name for p in target.iterdir()) == ["__venvstacks__", APP, RUNTIME, FRAMEWORK]
 
 
+def test_a_folder_no_export_made_is_never_replaced(build: Path, tmp_path: Path) -> None:
+    """``export -o requirements`` once replaced the lock folders by exported layers."""
+    from pdm_stack.errors import StackError
+
+    target = tmp_path / "requirements"
+    (target / FRAMEWORK).mkdir(parents=True)
+    (target / FRAMEWORK / f"pylock.{FRAMEWORK}.toml").write_text("lock")
+    with pytest.raises(StackError, match="not a layer pdm-stack exported"):
+        export_layers(publish_layers_of(build), target, NullReporter(), postinstall=False)
+    assert [p.name for p in (target / FRAMEWORK).iterdir()] == [f"pylock.{FRAMEWORK}.toml"]
+    assert sorted(p.name for p in target.iterdir()) == [FRAMEWORK]
+
+
 def test_a_layer_without_its_runtime_is_refused(build: Path, tmp_path: Path) -> None:
     from pdm_stack.errors import StackError
 

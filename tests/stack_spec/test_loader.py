@@ -198,3 +198,24 @@ def test_bad_lock_and_publish_settings_name_the_field(write_spec: SpecWriter) ->
     text = str(info.value)
     assert "[tool.pdm-stack]: field 'exclude_newer': invalid date 'last tuesday'" in text
     assert "[tool.pdm-stack]: field 'keep_console_scripts': 'nope' is not an application layer" in text
+
+
+def test_a_symlinked_module_inside_the_project_keeps_its_own_name(
+    write_spec: SpecWriter, app_modules: Path
+) -> None:
+    (app_modules / "tool.py").symlink_to("main.py")
+    (app_modules / "extras").symlink_to("pkg")
+    path = write_spec(
+        """
+        [[tool.venvstacks.applications]]
+        name = "app"
+        runtime = "cpython-3.11"
+        requirements = []
+        launch_module = "tool.py"
+        support_modules = ["extras", "sub/../helpers.py"]
+        """
+    )
+    (app_modules / "sub").mkdir()
+    app = load_stack(path).layers[-1]
+    assert app.launch_module == app_modules / "tool.py"
+    assert app.support_modules == (app_modules / "extras", app_modules / "helpers.py")

@@ -370,6 +370,78 @@ CASES = [
         "'other/main.py' and 'main.py' would both be imported as 'main'",
     ),
     Case(
+        "absolute-support-module",
+        """
+        [[tool.venvstacks.applications]]
+        name = "app"
+        runtime = "cpython-3.11"
+        requirements = []
+        launch_module = "main.py"
+        support_modules = ["/etc/ssh"]
+        """,
+        "application 'app'",
+        "support_modules",
+        "'/etc/ssh' is an absolute path; give a path relative to the project folder",
+    ),
+    Case(
+        "launch-module-above-the-project",
+        """
+        [[tool.venvstacks.applications]]
+        name = "app"
+        runtime = "cpython-3.11"
+        requirements = []
+        launch_module = "../outside.py"
+        """,
+        "application 'app'",
+        "launch_module",
+        "'../outside.py' is outside the project folder",
+    ),
+    Case(
+        "symlinked-module-leaving-the-project",
+        """
+        [[tool.venvstacks.applications]]
+        name = "app"
+        runtime = "cpython-3.11"
+        requirements = []
+        launch_module = "main.py"
+        support_modules = ["escape"]
+        """,
+        "application 'app'",
+        "support_modules",
+        "'escape' is a link to",
+    ),
+    Case(
+        "build-dir-is-the-requirements-folder",
+        """
+        [tool.pdm-stack]
+        build_dir = "requirements"
+        """,
+        "[tool.pdm-stack]",
+        "build_dir",
+        "build_dir and requirements_dir are the same folder",
+    ),
+    Case(
+        "export-dir-inside-the-build-dir",
+        """
+        [tool.pdm-stack]
+        build_dir = "out"
+        export_dir = "out/export"
+        """,
+        "[tool.pdm-stack]",
+        "export_dir",
+        "is inside build_dir",
+    ),
+    Case(
+        "build-dir-is-a-file",
+        """
+        [tool.pdm-stack]
+        build_dir = "main.py"
+        """,
+        "[tool.pdm-stack]",
+        "build_dir",
+        "is a file, not a folder",
+    ),
+    Case(
         "wrong-type",
         """
         [[tool.venvstacks.frameworks]]
@@ -493,6 +565,11 @@ def _write_case(write_spec: SpecWriter, app_modules: Path, case: Case) -> Path:
     (app_modules / "nomain").mkdir()
     (app_modules / "other").mkdir()
     (app_modules / "other" / "main.py").write_text("")
+    outside = app_modules.parent / "outside_pkg"
+    outside.mkdir()
+    (outside / "__init__.py").write_text("SECRET = 1\n")
+    (app_modules.parent / "outside.py").write_text("")
+    (app_modules / "escape").symlink_to(outside)
     return write_spec(case.toml)
 
 

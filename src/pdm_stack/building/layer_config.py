@@ -13,6 +13,15 @@ from pathlib import Path
 CONFIG_PATH = Path("share/venv/metadata/venvstacks_layer.json")
 
 
+def is_layer_folder(path: Path) -> bool:
+    """Whether ``path`` is a layer (built, exported or deployed), not a folder of the user's.
+
+    Builds and exports replace layer folders whole; anything else under a layer's name (the
+    lock folders, when ``build_dir`` points at the requirements folder) is the user's to keep.
+    """
+    return not path.is_symlink() and (path / CONFIG_PATH).is_file()
+
+
 @dataclass(frozen=True)
 class LayerConfig:
     python: str

@@ -15,6 +15,7 @@ import shutil
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
+from pdm_stack.building.layer_config import is_layer_folder
 from pdm_stack.errors import StackError
 from pdm_stack.folder_lock import LOCK_TIMEOUT_SECONDS, folder_lock
 
@@ -71,6 +72,11 @@ def staged_layer(dest: Path) -> Iterator[Path]:
     :func:`clean_stale_staging` removes before the next build.
     """
     recover(dest)
+    if (dest.exists() or dest.is_symlink()) and not is_layer_folder(dest):
+        raise StackError(
+            f"{dest} is not a layer pdm-stack built, so a build will not replace it;"
+            " move it away or choose another build_dir"
+        )
     dest.parent.mkdir(parents=True, exist_ok=True)
     staging = staging_path(dest)
     try:
@@ -112,7 +118,7 @@ def remove_layer_folder(build_dir: Path, name: str) -> bool:
     if not name or name in {".", "..", STATE_DIR} or "/" in name or "\\" in name:
         return False
     folder = build_dir / name
-    if folder.is_symlink() or not folder.is_dir():
+    if not is_layer_folder(folder):
         return False
     shutil.rmtree(folder)
     return True

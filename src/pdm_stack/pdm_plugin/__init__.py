@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from pdm.project.config import ConfigItem
 
+from pdm_stack.pdm_plugin.project_file import read_project_file_first
 from pdm_stack.pdm_plugin.stack import StackCommand
 from pdm_stack.stack_spec.targets import DEFAULT_LOCAL_RUNTIME, LOCAL_RUNTIME_MODES
 
@@ -56,5 +57,6 @@ CONFIG_ITEMS: dict[str, ConfigItem] = {
 def register(core: Core) -> None:
     """Entry point: adds ``pdm stack`` and the ``stack.*`` config keys."""
     core.register_command(StackCommand, "stack")
+    read_project_file_first(core)
     for name, item in CONFIG_ITEMS.items():
         core.add_config(name, item)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pdm.cli.commands.base import BaseCommand
@@ -17,7 +16,7 @@ from pdm_stack.pdm_plugin.common import (
     user_errors,
 )
 from pdm_stack.pdm_plugin.json_output import json_option, json_output
-from pdm_stack.pdm_plugin.publish import built_layers
+from pdm_stack.pdm_plugin.publish import built_layers, output_folder
 from pdm_stack.publish.export import export_layers
 
 if TYPE_CHECKING:
@@ -49,10 +48,8 @@ class ExportCommand(BaseCommand):
         reporter = PdmReporter(project.core.ui)
         with json_output(options, "export") as output, user_errors(project):
             stack = open_project_stack(project, options)
+            export_dir = output_folder(stack, options, "export_dir")
             layers = built_layers(project, stack, options, reporter)
-            export_dir = (
-                Path(options.output_dir).absolute() if options.output_dir else stack.settings.export_dir
-            )
             kept = (
                 "the export stopped before it finished (a layer folder is never left half-copied);"
                 " run 'pdm stack export' again"

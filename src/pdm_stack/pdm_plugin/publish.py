@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from pdm.cli.commands.base import BaseCommand
 
@@ -24,6 +24,7 @@ from pdm_stack.pdm_plugin.registry_options import add_insecure_option, project_v
 from pdm_stack.publish.archive import ARCHIVE_FORMATS, DEFAULT_FORMAT
 from pdm_stack.publish.publish import PublishOptions
 from pdm_stack.publish.targets import TargetSettings, open_target
+from pdm_stack.stack_spec.folders import check_folder_option
 
 if TYPE_CHECKING:
     import argparse
@@ -40,6 +41,16 @@ def built_layers(
 ) -> list[PublishLayer]:
     """The selected layers for this platform, with valid locks, checked to be built."""
     return publishable_layers(stack, selected_layers(stack, options), lock_options(project, stack), reporter)
+
+
+def output_folder(stack: Stack, options: argparse.Namespace, setting: str) -> Path:
+    """The folder ``-o/--output-dir`` names, checked like the ``setting`` it replaces; else that
+    setting's folder."""
+    if not options.output_dir:
+        return cast("Path", getattr(stack.settings, setting))
+    path = Path(options.output_dir).absolute()
+    check_folder_option(stack.settings, setting, "--output-dir", path)
+    return path
 
 
 class PublishCommand(BaseCommand):
@@ -88,6 +99,7 @@ class PublishCommand(BaseCommand):
         reporter = PdmReporter(project.core.ui, info_is_output=options.dry_run and not options.json)
         with json_output(options, "publish") as output, user_errors(project):
             stack = open_project_stack(project, options)
+            output_dir = output_folder(stack, options, "output_dir")
             target = open_target(
                 options.to,
                 TargetSettings(
@@ -98,9 +110,6 @@ class PublishCommand(BaseCommand):
                 ),
             )
             layers = built_layers(project, stack, options, reporter)
-            output_dir = (
-                Path(options.output_dir).absolute() if options.output_dir else stack.settings.output_dir
-            )
             settings = PublishOptions(
                 output_dir=output_dir,
                 archive_format=options.archive_format,

@@ -21,6 +21,7 @@ import shutil
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from pdm_stack.building.layer_config import is_layer_folder
 from pdm_stack.deploy.common import DeployError
 from pdm_stack.deploy.deployer import run_postinstall as postinstall_layers
 from pdm_stack.deploy.deployment_records import lock_path
@@ -59,6 +60,14 @@ def export_layers(
     script = postinstall_bytes()
     walked = [(layer, layer.members()) for layer in layers]
     check_outside_build(export_dir, layers, export=True)
+    for layer in layers:
+        final = export_dir / layer.install_target
+        if (final.exists() or final.is_symlink()) and not is_layer_folder(final):
+            raise StackError(
+                f"{final} is not a layer pdm-stack exported, so an export will not replace it;"
+                " move it away or export to another folder",
+                layer=layer.env_name,
+            )
     # The deployer's lock: another export or a deployment into this folder waits for this one.
     with folder_lock(lock_path(export_dir), reporter, activity=f"export or deployment into {export_dir}"):
         _remove_leftovers(export_dir)

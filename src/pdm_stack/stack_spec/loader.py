@@ -26,6 +26,7 @@ from pdm_stack.stack_spec.fields import (
     FieldReader,
     suggest,
 )
+from pdm_stack.stack_spec.folders import FOLDER_SETTINGS, folder_clash, not_a_folder, settings_folders
 from pdm_stack.stack_spec.layer_tables import LayerContext, parse_layer
 from pdm_stack.stack_spec.model import LayerKind, LayerSpec, StackSettings, StackSpec
 from pdm_stack.stack_spec.targets import LOCAL_RUNTIME_MODES
@@ -47,19 +48,45 @@ def find_spec_file(project_root: Path, spec: str | os.PathLike[str] | None = Non
     path = Path(spec) if spec is not None else project_root / "pyproject.toml"
     if not path.is_absolute():
         path = (Path.cwd() if spec is not None else project_root) / path
+    if path.is_dir():
+        raise StackError("is a directory, not a file", file=display_path(path))
     if not path.is_file():
         raise StackError("stack spec not found", file=display_path(path))
     return path
 
 
+_TOML_POSITION = re.compile(
+    r"^(?P<message>.*) \(at (?P<where>line \d+, column \d+|end of document)\)$", re.DOTALL
+)
+
+
 def read_toml(path: Path) -> dict[str, Any]:
+    """The parsed file; any problem reading it is one :class:`StackError` naming the position."""
+    file = display_path(path)
     try:
-        with path.open("rb") as stream:
-            return tomllib.load(stream)
-    except tomllib.TOMLDecodeError as exc:
-        raise StackError(f"invalid TOML: {exc}", file=display_path(path)) from exc
+        data = path.read_bytes()
+    except IsADirectoryError:
+        raise StackError("is a directory, not a file", file=file) from None
     except OSError as exc:
-        raise StackError(f"cannot read file: {exc.strerror}", file=display_path(path)) from exc
+        raise StackError(f"cannot read file: {exc.strerror or exc}", file=file) from exc
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise StackError(
+            f"not UTF-8 text at line {line}, column {column} (byte 0x{data[exc.start]:02x});"
+            " TOML files must be UTF-8",
+            file=file,
+        ) from exc
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        match = _TOML_POSITION.match(str(exc))
+        message, where = (match["message"], match["where"]) if match else (str(exc), "")
+        if "overwrite" in message or "twice" in message:
+            message += " (a key or table is defined twice)"
+        raise StackError(f"invalid TOML{' at ' + where if where else ''}: {message}", file=file) from exc
 
 
 def spec_index_names(document: Mapping[str, Any], uv_indexes: object = None) -> set[str]:
@@ -218,7 +245,7 @@ def _settings(
     reader = FieldReader(table, sink, f"[{SETTINGS_TABLE}]")
     reader.unknown_keys(SETTINGS_KEYS)
     values: dict[str, Any] = {}
-    for field in ("build_dir", "output_dir", "export_dir", "requirements_dir"):
+    for field in FOLDER_SETTINGS:
         text = reader.string(field)
         if text is not None:
             values[field] = (root / text).resolve()
@@ -244,7 +271,26 @@ def _settings(
     folders = reader.string_list("find_links") or []
     values["find_links"] = tuple((root / folder).resolve() for folder in folders)
     values.update(_uv_resolver_settings(reader, known_indexes))
-    return StackSettings(**{**defaults.__dict__, **values})
+    settings = StackSettings(**{**defaults.__dict__, **values})
+    _check_folders(settings, set(values) & set(FOLDER_SETTINGS), reader)
+    return settings
+
+
+def _check_folders(settings: StackSettings, chosen: set[str], reader: FieldReader) -> None:
+    """Report working folders that are files or overlap; each problem once, on a setting the
+    user wrote (a clash of two defaults cannot happen)."""
+    folders = settings_folders(settings)
+    for folder in folders:
+        problem = not_a_folder(folder)
+        if problem is not None:
+            reader.error(folder.name, problem)
+    for index, first in enumerate(folders):
+        for second in folders[index + 1 :]:
+            clash = folder_clash(first, second)
+            if clash is not None:
+                blamed, problem = clash
+                other = second if blamed is first else first
+                reader.error(blamed.name if blamed.name in chosen else other.name, problem)
 
 
 def _uv_resolver_settings(reader: FieldReader, known_indexes: frozenset[str]) -> dict[str, Any]:

@@ -1,16 +1,18 @@
 """Checks of an application's ``launch_module`` and ``support_modules`` paths.
 
 These are the only spec fields that point at files, so a missing or clashing module is caught
-when the spec is read rather than halfway through a build.
+when the spec is read rather than halfway through a build. Whatever they name ships in the app's
+archive, so a path must stay inside the project folder (the spec file's folder), links included:
+``support_modules = ["/etc/ssh"]`` would otherwise publish the machine's ssh configuration.
 """
 
 from __future__ import annotations
 
+import os
+from pathlib import Path, PurePath, PureWindowsPath
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from pdm_stack.stack_spec.fields import FieldReader
 
 
@@ -49,11 +51,24 @@ def check_app_modules(reader: FieldReader, spec_dir: Path) -> tuple[Path | None,
 
 
 def _module_path(reader: FieldReader, field: str, text: str, spec_dir: Path) -> Path | None:
-    path = (spec_dir / text).resolve()
+    """The module's path below the project folder, named as written (a symlinked module keeps
+    its own name); ``None`` after reporting a path that is missing or leads out of the project."""
+    if PurePath(text).is_absolute() or PureWindowsPath(text).is_absolute():
+        reader.error(field, f"'{text}' is an absolute path; give a path relative to the project folder")
+        return None
+    root = spec_dir.absolute()
+    path = Path(os.path.normpath(root / text))
+    if not path.is_relative_to(root):
+        reader.error(field, f"'{text}' is outside the project folder {root}")
+        return None
     if not path.exists():
         reader.error(field, f"'{text}' not found (looked for {path})")
         return None
-    if path.is_file() and path.suffix != ".py":
+    real = path.resolve()
+    if not real.is_relative_to(root.resolve()):
+        reader.error(field, f"'{text}' is a link to {real}, outside the project folder {root}")
+        return None
+    if real.is_file() and path.suffix != ".py":
         reader.error(field, f"'{text}' is neither a .py file nor a package folder")
         return None
     name = import_name(path)
