@@ -163,3 +163,18 @@ def test_uv_resolver_settings_reach_uv_and_count_as_lock_inputs(tmp_path: Path) 
     tuned = LockInputs("app-x", ("six",), "3.12", ("linux_x86_64",), uv_options=options)
     assert other_inputs_hash(plain) != other_inputs_hash(tuned)
     assert "uv" not in other_inputs(plain)  # locks made without uv settings keep their hash
+
+
+def test_lower_layer_pins_are_named_as_pins_not_as_what_the_layer_requires() -> None:
+    stderr = (
+        "error: No solution found when resolving dependencies\n"
+        "  cause: Because pdm-stack-layer-input depends on attrs>=24 and attrs==23.1.0, we can conclude"
+        " that your requirements are unsatisfiable.\n"
+    )
+    error = explain_failure(
+        "app 'x'", UvFailure("linux_x86_64", 1, stderr), {"attrs": "23.1.0"}, {"attrs": "framework-base"}
+    )
+    assert str(error).endswith(
+        "no version of attrs satisfies every requirement (the layer requires attrs>=24);"
+        " pinned by lower layers: attrs==23.1.0 (from framework-base)"
+    )

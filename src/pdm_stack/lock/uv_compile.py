@@ -318,7 +318,8 @@ def explain_failure(
             else ""
         )
         return LockError(
-            f"requirements conflict on {failure.platform}: {_conflict_reason(text, involved)}{below}",
+            f"requirements conflict on {failure.platform}:"
+            f" {_conflict_reason(text, involved, constraints)}{below}",
             layer=layer,
             field="requirements",
             details=details,
@@ -350,8 +351,12 @@ def involved_packages(text: str) -> set[str]:
     return names - {INPUT_PROJECT, "python"}
 
 
-def _conflict_reason(text: str, involved: set[str]) -> str:
-    """Which packages conflict, and what the layer itself asked for (the user's starting point)."""
+def _conflict_reason(text: str, involved: set[str], constraints: Mapping[str, str]) -> str:
+    """Which packages conflict, and what the layer itself asked for (the user's starting point).
+
+    uv lists the lower layers' pins (passed as constraints) among what the input requires; they
+    are reported separately as lower-layer pins, so they are left out here.
+    """
     requires = _LAYER_REQUIRES.search(text)
     if not involved:
         return _cause_line(text)
@@ -363,9 +368,20 @@ def _conflict_reason(text: str, involved: set[str]) -> str:
         else f"the requirements on {listed} cannot all be met together"
     )
     if requires:
-        layer_wants = " ".join(requires.group("requires").split())
-        what += f" (the layer requires {layer_wants})"
+        pins = {f"{canonicalize_name(name)}=={version}" for name, version in constraints.items()}
+        wanted = [
+            item
+            for item in re.split(r",\s+(?:and\s+)?|\s+and\s+", " ".join(requires.group("requires").split()))
+            if item and _canonical_pin(item) not in pins
+        ]
+        if wanted:
+            what += f" (the layer requires {' and '.join(wanted)})"
     return what
+
+
+def _canonical_pin(requirement: str) -> str:
+    name, separator, version = requirement.partition("==")
+    return f"{canonicalize_name(name.strip())}=={version.strip()}" if separator else requirement
 
 
 def _cause_line(text: str) -> str:
