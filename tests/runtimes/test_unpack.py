@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import gzip
 import os
 import re
 import sys
 from typing import TYPE_CHECKING
 
 import pytest
+import zstandard
 
 from pdm_stack.errors import StackError
 from pdm_stack.runtimes import unpack as unpack_module
@@ -149,18 +151,23 @@ def test_archive_without_interpreter_is_rejected(tmp_path: Path) -> None:
     assert not (tmp_path / "runtime").exists()
 
 
-def test_zstd_archives_need_backports_zstd(tmp_path: Path) -> None:
-    try:
-        import backports.zstd  # type: ignore[import-not-found]  # noqa: F401
-    except ModuleNotFoundError:
-        pass
-    else:
-        pytest.skip("backports.zstd is installed")
-    if sys.version_info >= (3, 14):
-        pytest.skip("the stdlib reads zstd")
+@needs_symlinks
+def test_unpacks_tar_zst_with_zstandard(tmp_path: Path) -> None:
+    """Full (non install_only) PBS builds are .tar.zst: unpacked with the zstandard dependency."""
+    plain = tmp_path / "runtime.tar"
+    build_tar_gz(plain, runtime_members())
+    archive = tmp_path / pbs_filename(ext="tar.zst")
+    archive.write_bytes(zstandard.ZstdCompressor().compress(gzip.decompress(plain.read_bytes())))
+    dest = tmp_path / "runtime"
+    unpack_runtime_archive(archive, dest)
+    assert (dest / "lib" / "python3.11" / "os.py").read_bytes() == b"# fake os module\n"
+    assert str((dest / "bin" / "python3").readlink()) == "python3.11"
+
+
+def test_corrupt_tar_zst_is_one_error(tmp_path: Path) -> None:
     archive = tmp_path / pbs_filename(ext="tar.zst")
     archive.write_bytes(b"\x28\xb5\x2f\xfd")
-    with pytest.raises(StackError, match=r"backports\.zstd"):
+    with pytest.raises(StackError, match="is corrupt or truncated"):
         unpack_runtime_archive(archive, tmp_path / "runtime")
     assert siblings(tmp_path / "runtime") == [archive.name]
 

@@ -11,38 +11,38 @@ a later run that checks only for the folder.
 from __future__ import annotations
 
 import contextlib
-import importlib
 import os
 import posixpath
 import re
 import shutil
 import stat
-import sys
 import tarfile
 import tempfile
 import zipfile
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
+
+import zstandard
 
 from pdm_stack.errors import StackError
 from pdm_stack.runtimes.pdm_installs import interpreter_path
 from pdm_stack.runtimes.requests import RuntimeRequest
 
 if TYPE_CHECKING:
-    from types import ModuleType
+    from collections.abc import Iterator
 
 __all__ = ["archive_version", "register_in_pdm_install_root", "unpack_runtime_archive"]
 
 _ARCHIVE_VERSION_RE = re.compile(r"^cpython-(?P<version>\d+\.\d+\.\d+)[+-]")
-_TAR_MODES = (
+_TarMode = Literal["r:gz", "r:bz2", "r:xz", "r:", "r:*"]
+_TAR_MODES: tuple[tuple[str, _TarMode], ...] = (
     (".tar.gz", "r:gz"),
     (".tgz", "r:gz"),
     (".tar.bz2", "r:bz2"),
     (".tar.xz", "r:xz"),
-    (".tar.zst", "r:zst"),
-    (".tar.zstd", "r:zst"),
     (".tar", "r:"),
 )
+_ZSTD_SUFFIXES = (".tar.zst", ".tar.zstd")
 _CORRUPT_NAMES = ("BadGzipFile", "ZstdError", "LZMAError", "BadZipFile", "error")
 
 
@@ -50,17 +50,24 @@ class _UnsafeMember(Exception):
     """A member that would write outside the destination; never extracted."""
 
 
-def _tar_module(name: str) -> ModuleType:
-    """``tarfile`` with zstd support for ``.tar.zst`` (stdlib on 3.14, ``backports.zstd`` before)."""
-    if not name.endswith((".zst", ".zstd")) or sys.version_info >= (3, 14):
-        return tarfile
-    try:
-        return importlib.import_module("backports.zstd.tarfile")
-    except ModuleNotFoundError:
-        raise StackError(
-            f"runtime archive {name} is zstd-compressed and unpacking it needs the backports.zstd "
-            "package (`pbs-installer[install]`); prefer an install_only build, which is a .tar.gz"
-        ) from None
+@contextlib.contextmanager
+def _open_tar(archive_file: Path, name: str) -> Iterator[tarfile.TarFile]:
+    """The archive as a seekable ``tarfile``; ``.tar.zst`` through ``zstandard`` (a dependency).
+
+    Members are checked before anything is extracted, which takes two passes: a zstd archive
+    is decompressed into an anonymous temporary file first (zstd streams cannot seek back).
+    """
+    if not name.endswith(_ZSTD_SUFFIXES):
+        # An explicit mode gives "not a gzip file" rather than a list of every format tarfile tried.
+        mode: _TarMode = next((m for suffix, m in _TAR_MODES if name.endswith(suffix)), "r:*")
+        with tarfile.open(archive_file, mode) as tf:
+            yield tf
+        return
+    with archive_file.open("rb") as compressed, tempfile.TemporaryFile() as plain:
+        zstandard.ZstdDecompressor().copy_stream(compressed, plain)
+        plain.seek(0)
+        with tarfile.open(fileobj=plain, mode="r:") as tf:
+            yield tf
 
 
 def _strip_top(name: str) -> str | None:
@@ -84,7 +91,7 @@ def _check_link(name: str, target: str) -> None:
         raise _UnsafeMember(f"link {name!r} pointing outside the runtime ({target!r})")
 
 
-def _filter_tar_member(member: tarfile.TarInfo, dest: str, module: ModuleType) -> tarfile.TarInfo | None:
+def _filter_tar_member(member: tarfile.TarInfo, dest: str) -> tarfile.TarInfo | None:
     new_name = _strip_top(member.name)
     if new_name is None:
         return None
@@ -99,27 +106,24 @@ def _filter_tar_member(member: tarfile.TarInfo, dest: str, module: ModuleType) -
     elif not (member.isfile() or member.isdir()):
         raise _UnsafeMember(f"special file {member.name!r}")
     stripped: tarfile.TarInfo = member.replace(**changes, deep=False)  # type: ignore[arg-type]
-    data_filter = getattr(module, "data_filter", None)
+    data_filter = getattr(tarfile, "data_filter", None)
     if data_filter is None:  # Python < 3.11.4: our own checks above still apply
         return stripped
     try:
         filtered: tarfile.TarInfo | None = data_filter(stripped, dest)
-    except module.FilterError as exc:
+    except tarfile.FilterError as exc:
         raise _UnsafeMember(str(exc)) from None
     return filtered
 
 
 def _unpack_tar(archive_file: Path, dest: Path, name: str) -> None:
-    module = _tar_module(name)
-    # An explicit mode gives "not a gzip file" rather than a list of every format tarfile tried.
-    mode = next((m for suffix, m in _TAR_MODES if name.endswith(suffix)), "r:*")
-    with module.open(archive_file, mode) as tf:
+    with _open_tar(archive_file, name) as tf:
         members = []
         for member in tf.getmembers():
-            filtered = _filter_tar_member(member, os.fspath(dest), module)
+            filtered = _filter_tar_member(member, os.fspath(dest))
             if filtered is not None:
                 members.append(filtered)
-        if hasattr(module, "data_filter"):
+        if hasattr(tarfile, "data_filter"):
             tf.extractall(dest, members=members, filter="fully_trusted")
         else:  # pragma: no cover - Python < 3.11.4
             tf.extractall(dest, members=members)
