@@ -8,6 +8,7 @@ layers first, which is the order they must be deployed in. Standard library only
 
 from __future__ import annotations
 
+import graphlib
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -87,27 +88,21 @@ def _requires(layer: Layer) -> list[str]:
 
 
 def dependency_order(layers: list[Layer]) -> list[Layer]:
-    """Lower layers before the layers that need them, otherwise in the published order."""
+    """Lower layers before the layers that need them (``graphlib``, stdlib since 3.9)."""
     by_target = {layer["install_target"]: layer for layer in layers}
-    ordered: list[Layer] = []
-
-    def place(layer: Layer, chain: tuple[str, ...]) -> None:
+    order: graphlib.TopologicalSorter[str] = graphlib.TopologicalSorter()
+    for layer in layers:
         name = layer["install_target"]
-        if any(done is layer for done in ordered):
-            return
-        if name in chain:
-            raise DeployError(f"layers require each other: {' -> '.join((*chain, name))}")
         for lower in _requires(layer):
             if lower not in by_target:
                 raise DeployError(f"{name} requires layer '{lower}', which is not published here")
-            place(by_target[lower], (*chain, name))
         if by_target[layer["runtime_layer"]]["layer_kind"] != "runtime":
             raise DeployError(f"{name}: its runtime_layer '{layer['runtime_layer']}' is not a runtime layer")
-        ordered.append(layer)
-
-    for layer in layers:
-        place(layer, ())
-    return ordered
+        order.add(name, *_requires(layer))
+    try:
+        return [by_target[name] for name in order.static_order()]
+    except graphlib.CycleError as exc:
+        raise DeployError(f"layers require each other: {' -> '.join(reversed(exc.args[1]))}") from None
 
 
 def _short_name(layer: Layer) -> str:

@@ -10,6 +10,7 @@ import hashlib
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
+from graphlib import TopologicalSorter
 from typing import TYPE_CHECKING, Any
 
 from pdm_stack.app_modules import app_modules_hash
@@ -284,20 +285,20 @@ def lock_stack(
     # Layers whose lower layers are locked run at once: apps on one framework lock in parallel.
     shared = ConcurrentReporter(reporter)
     running: dict[Future[LayerLockOutcome], Layer] = {}
+    by_name = {layer.env_name: layer for layer in pending}
+    order = TopologicalSorter({layer.env_name: layer.depends_on for layer in pending})
+    order.prepare()
     with ThreadPoolExecutor(max_workers=LAYER_JOBS, thread_name_prefix="lock") as pool:
         try:
-            while pending or running:
-                ready = [p for p in pending if all(d in locks for d in p.depends_on)]
-                if not ready and not running:
-                    names = ", ".join(layer.env_name for layer in pending)
-                    raise StackError(f"internal error: cannot order the locks of {names}")
-                for layer in ready:
-                    pending.remove(layer)
-                    lower = [locks[name] for name in layer.depends_on]
-                    if layer.env_name in selected:
+            while order.is_active():
+                for name in order.get_ready():
+                    layer = by_name[name]
+                    lower = [locks[below] for below in layer.depends_on]
+                    if name in selected:
                         running[pool.submit(lock_one, layer, lower, shared)] = layer
                     else:
-                        locks[layer.env_name] = _valid_lower_lock(stack, layer, lower, options, layers)
+                        locks[name] = _valid_lower_lock(stack, layer, lower, options, layers)
+                        order.done(name)
                 if not running:
                     continue
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
@@ -307,6 +308,7 @@ def lock_stack(
                     assert outcome.result is not None
                     locks[layer.env_name] = outcome.result.lock
                     outcomes[layer.env_name] = outcome
+                    order.done(layer.env_name)
         except BaseException:
             pool.shutdown(wait=True, cancel_futures=True)
             raise
