@@ -90,12 +90,19 @@ def test_merge_unions_platforms_strips_credentials_and_moves_lower_packages() ->
                     "version": "1.0",
                     "wheels": [wheel("https://u:secret@h/six-1.0-py3-none-any.whl")],
                 },
-                {"name": "colorama", "version": "0.4", "marker": "sys_platform == 'win32'", "wheels": []},
+                {
+                    "name": "colorama",
+                    "version": "0.4",
+                    "marker": "sys_platform == 'win32'",
+                    "wheels": [wheel("https://h/colorama-0.4-py3-none-any.whl")],
+                },
                 {"name": "attrs", "version": "25.1", "wheels": []},
             ]
         },
         "linux_x86_64": {
-            "packages": [{"name": "six", "version": "1.0", "wheels": [wheel("https://h/x.whl")]}]
+            "packages": [
+                {"name": "six", "version": "1.0", "wheels": [wheel("https://h/six-1.0-py2.py3-none-any.whl")]}
+            ]
         },
     }
     pins = {"win_amd64": {"attrs": ("25.1", "framework-a")}}
@@ -105,8 +112,8 @@ def test_merge_unions_platforms_strips_credentials_and_moves_lower_packages() ->
         ("six", platforms),
     ]
     assert [w["url"] for w in lock.packages[1].wheels] == [
+        "https://h/six-1.0-py2.py3-none-any.whl",
         "https://h/six-1.0-py3-none-any.whl",
-        "https://h/x.whl",
     ]
     assert [(i.name, i.layer, i.platforms) for i in lock.inherited] == [
         ("attrs", "framework-a", ("win_amd64",))
@@ -115,6 +122,12 @@ def test_merge_unions_platforms_strips_credentials_and_moves_lower_packages() ->
     assert "secret" not in text
     assert parse_pylock(text) == lock
     assert render_pylock(parse_pylock(text)) == text
+
+
+def test_a_lock_that_is_not_pep_751_is_refused_by_the_standard_reader() -> None:
+    text = '[[packages]]\nname = "six"\nversion = "1.0"\n[tool.pdm-stack]\nlayer = "x"\n'
+    with pytest.raises(ValueError, match="not a valid PEP 751 lock"):
+        parse_pylock(text)
 
 
 def test_merge_rejects_a_version_other_than_the_lower_pin() -> None:

@@ -13,12 +13,12 @@ change the copy in uv's cache, and every other environment linked to it).
 
 from __future__ import annotations
 
-import base64
-import csv
-import hashlib
 import io
 import re
 from pathlib import Path
+
+from installer.records import Hash, RecordEntry, parse_record_file
+from installer.utils import Scheme, construct_record_file, copyfileobj_with_hashing
 
 from pdm_stack.atomic_files import write_atomically
 
@@ -62,19 +62,20 @@ def update_records(prefix: Path, changed: list[Path]) -> None:
     wanted = {path.resolve(): path for path in changed}
     for record in sorted(prefix.glob("lib/python*/site-packages/*.dist-info/RECORD")):
         site = record.parent.parent
-        rows = list(csv.reader(io.StringIO(record.read_text(encoding="utf-8"))))
+        entries: list[tuple[Scheme, RecordEntry]] = []
         touched = False
-        for row in rows:
-            if not row or (site / row[0]).resolve() not in wanted:
-                continue
-            data = wanted[(site / row[0]).resolve()].read_bytes()
-            digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-            row[1:3] = [f"sha256={digest}", str(len(data))]
-            touched = True
+        for row in parse_record_file(record.read_text(encoding="utf-8").splitlines()):
+            entry = RecordEntry.from_elements(*row)
+            script = wanted.get((site / entry.path).resolve())
+            if script is not None:
+                with script.open("rb") as stream:
+                    digest, size = copyfileobj_with_hashing(stream, io.BytesIO(), "sha256")
+                entry = RecordEntry(entry.path, Hash("sha256", digest), size)
+                touched = True
+            entries.append((Scheme("scripts"), entry))
         if touched:
-            text = io.StringIO()
-            csv.writer(text, lineterminator="\n").writerows(rows)
-            write_atomically(record, text.getvalue().encode("utf-8"))
+            with construct_record_file(entries) as stream:
+                write_atomically(record, stream.read())
 
 
 def _split_shebang(data: bytes) -> tuple[str | None, bytes]:

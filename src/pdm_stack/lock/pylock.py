@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import tomlkit
+from packaging.pylock import Pylock, PylockValidationError
 from packaging.utils import canonicalize_name
 
 from pdm_stack.errors import StackError
@@ -182,20 +183,33 @@ def render_pylock(lock: LayerLock) -> str:
     return tomlkit.dumps(doc)
 
 
+def read_pylock(data: Mapping[str, Any]) -> Pylock:
+    """A parsed pylock.toml document checked against PEP 751 (``packaging.pylock``); a
+    ValueError names what is wrong. uv's output and our own lock files are both read so."""
+    try:
+        return Pylock.from_dict(data)
+    except PylockValidationError as exc:
+        raise ValueError(f"not a valid PEP 751 lock: {exc}") from None
+
+
 def parse_pylock(text: str) -> LayerLock:
-    """Read back a pylock.toml written by :func:`render_pylock`."""
+    """Read back a pylock.toml written by :func:`render_pylock`.
+
+    Wheel tables are kept as written (they are rendered again and handed to uv verbatim).
+    """
     data = tomllib.loads(text)
-    tool = data.get("tool", {}).get(TOOL)
+    pylock = read_pylock(data)
+    tool = (pylock.tool or {}).get(TOOL)
     if not isinstance(tool, dict):
         raise ValueError("not a pdm-stack layer lock (no [tool.pdm-stack] table)")
     platforms = tuple(tool["platforms"])
     packages = []
-    for entry in data.get("packages", []):
-        where = entry.get("tool", {}).get(TOOL, {}).get("platforms", platforms)
+    for package, entry in zip(pylock.packages, data.get("packages", []), strict=True):
+        where = (package.tool or {}).get(TOOL, {}).get("platforms", platforms)
         extra = {k: v for k, v in entry.items() if k not in {"name", "version", "marker", "wheels", "tool"}}
         packages.append(
             LockedPackage(
-                entry["name"], entry["version"], tuple(where), tuple(entry.get("wheels", [])), extra
+                package.name, str(package.version), tuple(where), tuple(entry.get("wheels", [])), extra
             )
         )
     inherited = tuple(

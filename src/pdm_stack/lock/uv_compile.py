@@ -23,6 +23,7 @@ from packaging.utils import canonicalize_name
 
 from pdm_stack.errors import StackError
 from pdm_stack.indexes import mask_credentials, strip_credentials
+from pdm_stack.lock.pylock import read_pylock
 from pdm_stack.uv_tool import find_uv, uv_error_summary
 
 if TYPE_CHECKING:
@@ -261,9 +262,11 @@ def run_compile(
         failure = UvFailure(platform, result.returncode, result.stderr)
         raise explain_failure(layer, failure, constraints, providers or {}, indexes or {})
     try:
-        return tomllib.loads(output)
-    except tomllib.TOMLDecodeError as exc:
+        data = tomllib.loads(output)
+        read_pylock(data)
+    except (tomllib.TOMLDecodeError, ValueError) as exc:
         raise LockError(f"uv wrote an unreadable pylock.toml for {platform}: {exc}", layer=layer) from exc
+    return data
 
 
 def explain_failure(
