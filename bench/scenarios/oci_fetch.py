@@ -1,40 +1,51 @@
 """Deploying apps one after another from an OCI registry: bytes fetched against app bundles.
 
 The stack is the torch scenario's (runtime, a torch 2.13 CPU framework, five apps; shared through
-``ctx.cache`` when that scenario ran first in the same run), otherwise a small stack of five apps
-on one framework. It is pushed with ``publish --to oci://`` to a local ``docker-registry``, then
-the apps are deployed one at a time into one TARGET with ``deploy oci://... --app``. The bytes
-the registry served (its access log) are compared with five standalone app bundles, each holding
-everything its app needs (runtime, framework, app), as products without layers ship them.
+``ctx.cache`` when that scenario ran first in the same run); run alone, the scenario builds the
+same stack itself (tar.gz only), or with ``--smoke`` or without the torch wheel a small stack of
+apps on one framework of small packages. It is pushed with ``publish --to oci://`` to a local
+``docker-registry``, then the apps are deployed one at a time into one TARGET with
+``deploy oci://... --app``. The bytes the registry served (its access log) are compared with
+five standalone app bundles, each holding everything its app needs (runtime, framework, app),
+as products without layers ship them.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import os
+from pathlib import Path
 
 from bench import registry
 from bench.core import Context, Scenario
+from bench.scenarios.torch_stack import APPS, TORCH
 from bench.tools import Layer, StackProject
 from pdm_stack.deploy.metadata_reader import load_metadata, select_layers
 
-if TYPE_CHECKING:
-    from pathlib import Path
-
-APPS = 5
 #: Set by the torch scenario: ``(StackProject, published artifacts folder, app names)``.
 SHARED = "torch-stack"
 
 
-def _small_stack(ctx: Context, apps: int) -> tuple[StackProject, Path, list[str]]:
-    layers = [
-        Layer(f"app{n}", [], frameworks=["shared"], modules={f"app{n}.py": "import six\n"})
-        for n in range(apps)
+def _own_stack(ctx: Context) -> tuple[StackProject, Path, list[str]]:
+    wheels = Path(os.environ.get("BENCH_TORCH_WHEELS", "/opt/wheels"))
+    if not ctx.smoke and any(wheels.glob("torch-2.13.0+cpu-*.whl")):
+        framework, module, prefix, links = (
+            Layer("torch", [TORCH]),
+            "import torch\n",
+            "torch-app",
+            [str(wheels)],
+        )
+    else:
+        ctx.note("measured on a small stack (six, attrs): no torch wheel, or --smoke")
+        framework, module, prefix, links = Layer("torch", ["six", "attrs"]), "import six\n", "app", []
+    apps = [
+        Layer(f"{prefix}{n}", [], frameworks=["torch"], modules={f"{prefix.replace('-', '_')}{n}.py": module})
+        for n in range(2 if ctx.smoke else APPS)
     ]
-    project = StackProject(ctx.work / "small-stack", [Layer("shared", ["six", "attrs"])], layers).write()
+    project = StackProject(ctx.work / "stack", [framework], apps, find_links=links).write()
     root, artifacts = project.root, ctx.work / "artifacts"
-    for command in (("lock",), ("build",), ("publish", "-o", str(artifacts))):
+    for command in (("lock",), ("build",), ("publish", "-o", str(artifacts), "--format", "tar.gz")):
         ctx.measure(command[0], project.tool(*command), cwd=root)
-    return project, artifacts, [layer.name for layer in layers]
+    return project, artifacts, [layer.name for layer in apps]
 
 
 def run(ctx: Context) -> None:
@@ -43,8 +54,7 @@ def run(ctx: Context) -> None:
         return
     shared = ctx.cache.get(SHARED)
     if shared is None:
-        ctx.note("the torch scenario did not run first: measured on a small stack (six, attrs)")
-        project, artifacts, apps = _small_stack(ctx, 2 if ctx.smoke else APPS)
+        project, artifacts, apps = _own_stack(ctx)
     else:
         project, artifacts, apps = shared
     published = load_metadata(artifacts)

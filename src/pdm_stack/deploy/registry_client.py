@@ -16,6 +16,7 @@ Standard library only (see ``common``).
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import re
@@ -346,8 +347,6 @@ class RegistryClient:
 
 
 def check_digest(data: bytes, digest: str, what: str) -> None:
-    import hashlib
-
     if "sha256:" + hashlib.sha256(data).hexdigest() != digest:
         raise DeployError(f"{what}: the bytes received do not match the digest: refusing them")
 
