@@ -95,3 +95,11 @@ def test_credentials_from_a_docker_credential_helper(tmp_path: Path, monkeypatch
     env = _docker_config(tmp_path / "docker", {"credHelpers": {"ghcr.io": "fake"}})
     monkeypatch.setenv("PATH", f"{helper.parent}{os.pathsep}{env['PATH']}")
     assert find_credentials("ghcr.io", env) == Credentials("helper-user", "helper-secret")
+
+
+def test_credentials_never_go_to_a_plain_http_token_service_of_an_https_registry() -> None:
+    client = RegistryClient(Reference("ghcr.io", "acme/x", "1"), credentials=Credentials("u", "p"))
+    with pytest.raises(
+        DeployError, match=r"refusing the token service http://ghcr\.io/token: it is not HTTPS"
+    ):
+        client._answer('Bearer realm="http://ghcr.io/token",service="ghcr.io",scope="repository:acme/x:pull"')

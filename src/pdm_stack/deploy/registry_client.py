@@ -265,6 +265,9 @@ class RegistryClient:
         """A token for the challenge's scope from its realm (Basic credentials, or anonymous)."""
         query = {key: params[key] for key in ("service", "scope") if params.get(key)}
         realm = params["realm"]
+        if self.base.startswith("https:") and not realm.startswith("https:"):
+            # Credentials go to the realm: never in clear text when the registry itself is HTTPS.
+            raise DeployError(f"{self.host}: refusing the token service {realm}: it is not HTTPS")
         url = realm + ("&" if "?" in realm else "?") + urllib.parse.urlencode(query)
         headers = {"Accept": "application/json"}
         if self._credentials is not None:
