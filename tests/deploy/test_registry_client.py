@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import http.server
 import json
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -103,3 +106,50 @@ def test_credentials_never_go_to_a_plain_http_token_service_of_an_https_registry
         DeployError, match=r"refusing the token service http://ghcr\.io/token: it is not HTTPS"
     ):
         client._answer('Bearer realm="http://ghcr.io/token",service="ghcr.io",scope="repository:acme/x:pull"')
+
+
+def test_blob_redirects_to_another_host_do_not_carry_the_credentials() -> None:
+    """Registries serve blobs from a CDN: the signed URL needs no Authorization, and must not
+    receive the registry's."""
+    seen: dict[str, str | None] = {}
+    data = b"layer bytes"
+
+    class Cdn(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen["cdn"] = self.headers.get("Authorization")
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    class Registry(Cdn):
+        def do_GET(self) -> None:
+            seen["registry"] = self.headers.get("Authorization")
+            if seen["registry"] is None:
+                self.send_response(401)
+                self.send_header("Www-Authenticate", 'Basic realm="test"')
+            else:
+                self.send_response(307)
+                self.send_header("Location", f"http://127.0.0.1:{cdn.server_address[1]}/signed?x=1")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    with (
+        http.server.ThreadingHTTPServer(("127.0.0.1", 0), Cdn) as cdn,
+        http.server.ThreadingHTTPServer(("127.0.0.1", 0), Registry) as registry,
+    ):
+        for server in (cdn, registry):
+            threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            host = f"127.0.0.1:{registry.server_address[1]}"
+            client = RegistryClient(Reference(host, "x", "1"), credentials=Credentials("u", "p"))
+            digest = "sha256:" + hashlib.sha256(data).hexdigest()
+            assert client.read_blob(digest) == data
+        finally:
+            cdn.shutdown()
+            registry.shutdown()
+    assert seen["registry"] == Credentials("u", "p").basic()
+    assert seen["cdn"] is None
