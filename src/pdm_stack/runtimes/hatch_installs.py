@@ -40,7 +40,7 @@ _NAME_RE = re.compile(r"^(?P<impl>pypy)?(?P<series>\d+\.\d+)(?P<t>t)?$")
 
 def _expand(value: str) -> Path:
     """As Hatch expands configured folders: environment variables, then ``~``."""
-    return Path(os.path.expandvars(value)).expanduser()
+    return Path(os.path.expandvars(value)).expanduser().absolute()
 
 
 def hatch_config(env: Mapping[str, str] | None = None) -> dict[str, object]:
