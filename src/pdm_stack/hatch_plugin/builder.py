@@ -30,6 +30,7 @@ from pdm_stack.operations.stages import build_locked_layers, publishable_layers
 from pdm_stack.publish.export import export_layers
 from pdm_stack.publish.publish import PublishOptions, publish_layers
 from pdm_stack.stack import open_stack
+from pdm_stack.stack_spec.folders import check_folder_option
 from pdm_stack.stack_spec.loader import find_spec_file
 
 if TYPE_CHECKING:
@@ -101,7 +102,9 @@ class VenvstacksBuilder(BuilderInterface[BuilderConfig, PluginManager]):
     def build_archives(self, directory: str, **build_data: Any) -> str:
         output = Path(directory).absolute() / ARCHIVES_FOLDER
         with hatch_errors(self.app, KEPT):
-            run = self._built()
+            run = self._open()
+            check_folder_option(run.stack.settings, "output_dir", "Hatch's output folder", output)
+            self._build(run)
             layers = publishable_layers(run.stack, run.layers, run.locking, self.reporter)
             settings = PublishOptions(
                 output_dir=output,
@@ -116,7 +119,9 @@ class VenvstacksBuilder(BuilderInterface[BuilderConfig, PluginManager]):
     def build_export(self, directory: str, **build_data: Any) -> str:
         output = Path(directory).absolute() / EXPORT_FOLDER
         with hatch_errors(self.app, KEPT):
-            run = self._built()
+            run = self._open()
+            check_folder_option(run.stack.settings, "export_dir", "Hatch's output folder", output)
+            self._build(run)
             layers = publishable_layers(run.stack, run.layers, run.locking, self.reporter)
             results = export_layers(layers, output, self.reporter, postinstall=self.options.postinstall)
             self.reporter.info(f"Exported {len(results)} layer(s) to {output}")
@@ -144,9 +149,8 @@ class VenvstacksBuilder(BuilderInterface[BuilderConfig, PluginManager]):
         )
         return _Run(stack, layers, lock_options(stack, [PYPI]))
 
-    def _built(self) -> _Run:
+    def _build(self, run: _Run) -> None:
         """The selected layers brought up to date, locking stale ones first if the options say so."""
-        run = self._open()
         if self.options.lock == "if-stale":
             lock_stack(run.stack, with_lower_layers(run.stack, run.layers), run.locking, self.reporter)
         settings = runtime_settings(run.stack, self.options)
@@ -154,7 +158,6 @@ class VenvstacksBuilder(BuilderInterface[BuilderConfig, PluginManager]):
             build_locked_layers(run.stack, run.layers, settings, run.locking, self.reporter)
         except StaleLocksError as exc:
             raise exc.with_remedy(LOCK_REMEDY) from None
-        return run
 
 
 def _remove_tree(folder: Path) -> None:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from pdm_stack.errors import StackError
 from pdm_stack.publish.archive import ARCHIVE_FORMATS, DEFAULT_FORMAT, ArchiveFormat
-from pdm_stack.runtimes.provider import LOCAL_MODES
+from pdm_stack.stack_spec.targets import LOCAL_RUNTIME_MODES
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -120,6 +120,6 @@ def parse_target_options(
         archive_format=cast("ArchiveFormat", reader.string("format", ARCHIVE_FORMATS) or DEFAULT_FORMAT),
         tag_outputs=reader.boolean("tag-outputs", False),
         postinstall=reader.boolean("postinstall", True),
-        local_runtime=reader.string("local-runtime", LOCAL_MODES),
+        local_runtime=reader.string("local-runtime", LOCAL_RUNTIME_MODES),
         runtime_mirror=reader.string("runtime-mirror"),
     )

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 
 from pdm_stack.errors import StackError
 from pdm_stack.runtimes.hatch_installs import HatchInstalls, hatch_config, hatch_pythons_dir
-from pdm_stack.runtimes.provider import LOCAL_MODES, RuntimeSettings
+from pdm_stack.runtimes.provider import RuntimeSettings
+from pdm_stack.stack_spec.targets import DEFAULT_LOCAL_RUNTIME, LOCAL_RUNTIME_MODES
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -44,12 +45,13 @@ def runtime_settings(
 ) -> RuntimeSettings:
     env = os.environ if env is None else env
     local = env.get(LOCAL_RUNTIME_ENV_VAR) or options.local_runtime or stack.settings.local_runtime
-    if local and local not in LOCAL_MODES:
-        raise StackError(f"{LOCAL_RUNTIME_ENV_VAR} must be one of {', '.join(LOCAL_MODES)}, not {local!r}")
+    if local and local not in LOCAL_RUNTIME_MODES:
+        modes = ", ".join(LOCAL_RUNTIME_MODES)
+        raise StackError(f"{LOCAL_RUNTIME_ENV_VAR} must be one of {modes}, not {local!r}")
     mirror = env.get(MIRROR_ENV_VAR) or options.runtime_mirror or stack.settings.runtime_mirror
     return RuntimeSettings(
         cache_dir=hatch_cache_dir(env) / "pdm-stack",
         installed=(HatchInstalls(hatch_pythons_dir(env)),),
         mirror=mirror or None,
-        local_runtime=local or "fallback",
+        local_runtime=local or DEFAULT_LOCAL_RUNTIME,
     )
