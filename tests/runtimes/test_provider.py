@@ -29,11 +29,9 @@ def with_credentials(url: str) -> str:
 
 def settings(tmp_path: Path, mirror: str | None = None) -> RuntimeSettings:
     return RuntimeSettings(
-        install_root=tmp_path / "pdm-pythons",
         cache_dir=tmp_path / "cache",
         mirror=mirror,
         local_runtime="never",
-        register_downloads=False,
         platform="linux_x86_64",
     )
 
