@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from pdm_stack.errors import StackError
@@ -55,3 +60,33 @@ def test_ci_can_demand_current_locks_over_the_project_option() -> None:
     assert parse_target_options({"lock": "if-stale"}, env={"PDM_STACK_LOCK": "never"}).lock == "never"
     with pytest.raises(StackError, match="PDM_STACK_LOCK must be one of never, if-stale"):
         parse_target_options({}, env={"PDM_STACK_LOCK": "sometimes"})
+
+
+def hatchling_build(project: Path, *targets: str) -> subprocess.CompletedProcess[str]:
+    """The builder as Hatch runs it in its build environment (here: this test environment)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HATCH_", "PDM_STACK_"))}
+    return subprocess.run(
+        [sys.executable, "-m", "hatchling", "build", *(f"--target={target}" for target in targets)],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_hatch_toml_options_are_read_and_named(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "p"\nversion = "0"\n')
+    (tmp_path / "hatch.toml").write_text('[build.targets.venvstacks]\nformat = "zip"\n')
+    bad = hatchling_build(tmp_path, "venvstacks")
+    assert bad.returncode == 1
+    assert bad.stderr.strip().splitlines() == [
+        "hatch.toml: field 'build.targets.venvstacks.format':"
+        " must be one of tar.gz, tar.xz, tar.zst, not 'zip'"
+    ]
+
+    # `spec` is relative to the project, whatever the working folder of the build.
+    (tmp_path / "hatch.toml").write_text('[build.targets.venvstacks]\nspec = "stacks/venvstacks.toml"\n')
+    missing = hatchling_build(tmp_path, "venvstacks:lock")
+    assert missing.returncode == 1
+    assert missing.stderr.strip().splitlines()[-1] == "stacks/venvstacks.toml: stack spec not found"
