@@ -10,9 +10,11 @@ on the contracts, not on another component's implementation.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import json
+import lzma
 import os
 import shutil
 import subprocess
@@ -206,11 +208,25 @@ def layer_metadata(
         "target_platform": "linux_x86_64",
         "archive_size": archive.stat().st_size,
         "archive_hashes": {"sha256": hashlib.sha256(archive.read_bytes()).hexdigest()},
+        "archive_unpacked_size": unpacked_size(archive),
     }
     if launch_module:
         data["app_launch_module"] = launch_module
         data["app_launch_module_hash"] = "sha256:" + "1" * 64
     return data
+
+
+def unpacked_size(archive: Path) -> int:
+    """Bytes of the archive's uncompressed tar stream, as publish declares them."""
+    data = archive.read_bytes()
+    if archive.name.endswith(".tar.gz"):
+        return len(gzip.decompress(data))
+    if archive.name.endswith(".tar.xz"):
+        return len(lzma.decompress(data))
+    import zstandard
+
+    with zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data), read_across_frames=True) as reader:
+        return len(reader.read())
 
 
 def write_metadata(out_dir: Path, layers: list[dict[str, Any]]) -> None:

@@ -73,6 +73,11 @@ HOSTILE = {
     "device": ([member("rt/dev", tarfile.CHRTYPE)], "device, FIFO or other special file"),
     "fifo": ([member("rt/fifo", tarfile.FIFOTYPE)], "device, FIFO or other special file"),
     "duplicate": ([member("rt/a", data=b"1"), member("rt/a", data=b"2")], "clashes with an earlier member"),
+    "backslash": ([member("rt/sub\\..\\..\\escape.txt", data=b"x")], "has a backslash in its name"),
+    "backslash-symlink": (
+        [member("rt/link", tarfile.SYMTYPE, link="..\\..\\escape")],
+        "has a backslash in its target",
+    ),
 }
 
 
@@ -252,3 +257,105 @@ def test_runtime_layer_must_name_a_runtime(tmp_path: Path) -> None:
     with pytest.raises(DeployError, match="app: its runtime_layer 'fw' is not a runtime layer"):
         deploy(artifacts, tmp_path / "target", **QUIET)
     assert not (tmp_path / "target").exists()
+
+
+def rewrite_metadata(artifacts: Path, data: dict[str, object]) -> None:
+    """Replace the one published layer's metadata (a publisher's or an attacker's edit)."""
+    (artifacts / "__venvstacks__/venvstacks.json").write_text(json.dumps({"layers": {"runtimes": [data]}}))
+
+
+ZEROS = 32 << 20  # compresses to about 100 KB
+
+
+@pytest.mark.parametrize("declared", [True, False])
+def test_expansion_stops_at_the_declared_size_or_a_ratio_without_writing_it_all(
+    declared: bool, places: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pdm_stack.deploy import archives
+
+    artifacts, target = places
+    data = publish_single(
+        artifacts, "rt", [member("rt/", tarfile.DIRTYPE), member("rt/zeros", data=bytes(ZEROS))]
+    )
+    written: list[int] = []
+    write_file = archives._write_file
+
+    def recording_write_file(tar: tarfile.TarFile, info: tarfile.TarInfo, path: Path) -> str:
+        try:
+            return write_file(tar, info, path)
+        finally:
+            written.append(path.stat().st_size)
+
+    monkeypatch.setattr(archives, "_write_file", recording_write_file)
+    if declared:
+        data["archive_unpacked_size"] = 10_000  # a bomb declares little
+        limit = 10_000 + 100 + archives.EXPANSION_MARGIN
+    else:
+        del data["archive_unpacked_size"]  # venvstacks' metadata, or an older pdm-stack's
+        monkeypatch.setattr(archives, "MIN_EXPANSION_LIMIT", 1 << 20)
+        limit = int(data["archive_size"]) * archives.MAX_EXPANSION_RATIO
+        assert limit < ZEROS
+    rewrite_metadata(artifacts, data)
+    with pytest.raises(DeployError, match=rf"rt\.tar\.gz: unpacks to more than {limit} bytes"):
+        deploy(artifacts, target, **QUIET)
+    assert written and max(written) <= limit  # stopped at the bound, not after the whole file
+    assert_nothing_deployed(target)
+
+
+def test_an_archive_expanding_to_exactly_its_declared_size_deploys(places: tuple[Path, Path]) -> None:
+    artifacts, target = places
+    members = [member("rt/", tarfile.DIRTYPE), member("rt/data.bin", data=bytes(range(256)) * 4096)]
+    archive = artifacts / "rt.tar.gz"
+    data = publish_single(artifacts, "rt", members)
+    assert data["archive_unpacked_size"] % tarfile.RECORDSIZE == 0  # the whole tar stream
+    dest = target.parent / "dest"
+    dest.mkdir(parents=True)
+    limit = data["archive_unpacked_size"]
+    extract_layer(archive, "tar.gz", "rt", dest, limit=limit)  # exactly the limit: fine
+    assert (dest / "data.bin").stat().st_size == 256 * 4096
+
+
+@pytest.mark.parametrize(
+    "links",
+    [
+        [("rt/link", "../evil/secret")],  # through a symlink already in TARGET
+        [("rt/b", "a/evil/secret"), ("rt/a", "..")],  # a chain of the layer's own links, then it
+    ],
+)
+def test_symlinks_are_judged_on_the_real_file_system(
+    links: list[tuple[str, str]], places: tuple[Path, Path]
+) -> None:
+    artifacts, target = places
+    outside = target.parent.parent / "outside"
+    outside.mkdir()
+    (outside / "secret").write_text("secret")
+    target.mkdir(parents=True)
+    (target / "evil").symlink_to(outside)
+    members = [member(name, tarfile.SYMTYPE, link=link) for name, link in links]
+    publish_single(artifacts, "rt", [member("rt/", tarfile.DIRTYPE), *members])
+    with pytest.raises(DeployError, match=rf"symlink '{links[0][0]}' leads outside the deployment folder"):
+        deploy(artifacts, target, **QUIET)
+    assert sorted(path.name for path in target.iterdir()) == ["__venvstacks__", "evil"]
+    assert not list((target / "__venvstacks__").glob("deployed/*"))
+
+
+def test_an_unknown_format_is_refused_before_target_is_created(places: tuple[Path, Path]) -> None:
+    artifacts, target = places
+    data = publish_single(artifacts, "rt", [member("rt/", tarfile.DIRTYPE)])
+    (artifacts / "rt.tar.gz").rename(artifacts / "rt.tar.bz2")
+    rewrite_metadata(artifacts, dict(data, archive_name="rt.tar.bz2", archive_format="tar.bz2"))
+    with pytest.raises(DeployError, match=r"rt: rt\.tar\.bz2: unknown archive format"):
+        deploy(artifacts, target, **QUIET)
+    assert not target.parent.exists()
+
+
+@pytest.mark.skipif(sys.version_info >= (3, 14), reason="Python 3.14 reads zstd without zstandard")
+def test_a_zstd_archive_without_a_reader_is_refused_before_target_is_created(
+    places: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    artifacts, target = places
+    publish_single(artifacts, "rt", [member("rt/", tarfile.DIRTYPE)], "tar.zst")
+    monkeypatch.setitem(sys.modules, "zstandard", None)
+    with pytest.raises(DeployError, match=r"needs Python 3\.14\+ or the 'zstandard' package"):
+        deploy(artifacts, target, **QUIET)
+    assert not target.parent.exists()

@@ -283,3 +283,90 @@ def test_next_deployment_repairs_a_killed_swap_and_keeps_the_users_folders(
         ".notes.old-backup"
     ]
     assert (mine / "todo.txt").read_text() == "keep me"
+
+
+@pytest.mark.parametrize("where", ["target", "parent"])
+def test_deploying_onto_a_file_names_the_file_and_writes_nothing(
+    where: str, artifacts: Path, tmp_path: Path
+) -> None:
+    from pdm_stack.deploy import deploy_stack
+    from pdm_stack.errors import StackError
+    from pdm_stack.reporting import NullReporter
+
+    blocker = tmp_path / "stack"
+    blocker.write_text("a file")
+    target = blocker if where == "target" else blocker / "deeper"
+    expected = (
+        "the deployment folder is a file"
+        if where == "target"
+        else f"{blocker}, a parent of the deployment folder, is a file"
+    )
+    with pytest.raises(DeployError, match=f"{target}: cannot deploy here: {expected}, not a folder"):
+        deploy(artifacts, target, **QUIET)
+    with pytest.raises(StackError, match="cannot deploy here") as caught:
+        deploy_stack(artifacts, target, reporter=NullReporter())
+    assert "\n" not in str(caught.value)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["stack"]
+    assert blocker.read_text() == "a file"
+
+
+def test_two_layers_with_one_install_target_are_named(artifacts: Path, tmp_path: Path) -> None:
+    shutil.copytree(artifacts, tmp_path / "artifacts")
+    combined = tmp_path / "artifacts/__venvstacks__/venvstacks.json"
+    published = json.loads(combined.read_text())
+    published["layers"]["frameworks"].append(
+        dict(published["layers"]["frameworks"][0], layer_name="framework-x")
+    )
+    combined.write_text(json.dumps(published))
+    with pytest.raises(
+        DeployError, match=f"layers '{FRAMEWORK}' and 'framework-x' both have install_target '{FRAMEWORK}'"
+    ):
+        deploy(tmp_path / "artifacts", tmp_path / "target", **QUIET)
+    assert not (tmp_path / "target").exists()
+
+
+def test_a_symlinked_metadata_folder_in_target_is_refused(artifacts: Path, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    target = tmp_path / "target"
+    target.mkdir()
+    (target / "__venvstacks__").symlink_to(elsewhere)
+    with pytest.raises(
+        DeployError, match="__venvstacks__: must be a folder of the deployment, not a symlink"
+    ):
+        deploy(artifacts, target, **QUIET)
+    assert list(elsewhere.iterdir()) == []
+    assert sorted(path.name for path in target.iterdir()) == ["__venvstacks__"]
+
+
+def test_a_deployment_waits_for_the_folders_lock_as_export_takes_it(artifacts: Path, tmp_path: Path) -> None:
+    """``pdm stack export`` locks the folder with filelock; the stdlib deployer must see it."""
+    import threading
+    import time
+
+    from filelock import FileLock
+
+    from pdm_stack.deploy.deployment_records import lock_path
+
+    target = tmp_path / "target"
+    held = FileLock(str(lock_path(target)))
+    held.acquire()
+    log: list[str] = []
+    outcome: list[object] = []
+    previous = os.umask(0)
+    try:
+        worker = threading.Thread(
+            target=lambda: outcome.append(deploy(artifacts, target, layers=[RUNTIME], log=log.append))
+        )
+        worker.start()
+        deadline = time.monotonic() + 20
+        while not any("Another deployment" in line for line in log) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not (target / RUNTIME).exists()
+        held.release()
+        worker.join(120)
+    finally:
+        os.umask(previous)
+    assert any(f"Another deployment into {target} is running" in line for line in log)
+    assert outcome == [[(RUNTIME, "deployed")]]
+    assert lock_path(target).stat().st_mode & 0o777 == 0o644

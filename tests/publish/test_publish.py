@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import hashlib
 import json
 import os
@@ -83,6 +84,8 @@ def test_metadata_describes_each_archive(build: Path, tmp_path: Path) -> None:
         "target_platform": PLATFORM,
         "archive_size": archive.stat().st_size,
         "archive_hashes": {"sha256": hashlib.sha256(archive.read_bytes()).hexdigest()},
+        # pdm-stack's extra: the uncompressed tar stream, the deployer's bound on expansion.
+        "archive_unpacked_size": len(gzip.decompress(archive.read_bytes())),
     }
     runtime = meta(out, "runtimes", RUNTIME)
     assert runtime["bound_to_implementation"] == "bin/python3"

@@ -3,7 +3,10 @@
 An archive is only a file someone handed over: its size and sha256 must match the metadata
 before anything is written, and its bytes are hashed again while they are unpacked, so a file
 swapped after the check is refused before anything from it runs. Members are unpacked one by
-one: absolute names, ``..``, hard links, devices and symlinks that leave TARGET are refused.
+one: absolute names, ``..``, backslashes, hard links, devices and symlinks that leave TARGET
+(judged by their text and again on the real file system, where a symlink already in TARGET could
+lead out) are refused, and unpacking stops once the archive expands beyond what its metadata
+declares (a decompression bomb never fills the disk).
 Reads the three published formats (tar.gz, tar.xz; tar.zst with Python 3.14+ or ``zstandard``)
 in one streaming pass. Standard library only (see ``common``).
 """
@@ -18,29 +21,56 @@ import lzma
 import os
 import tarfile
 import zlib
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 from .common import ABSOLUTE, CHUNK, DeployError, Layer, sha256_file
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-    from pathlib import Path
+    from collections.abc import Callable, Iterator
 
 #: Decompression errors of the optional zstd readers, added when one is imported.
 _ZSTD_ERRORS: list[type[Exception]] = []
+
+
+#: Without a declared unpacked size (metadata of venvstacks or of older pdm-stack versions), an
+#: archive may expand to this many times its size, but always to at least MIN_EXPANSION_LIMIT:
+#: far above what real layers reach (about 3x for tar.gz, 5x for tar.xz), far below a bomb's.
+MAX_EXPANSION_RATIO = 100
+MIN_EXPANSION_LIMIT = 256 << 20
+#: Slack above a declared unpacked size (the size of the tar stream, which is exact).
+EXPANSION_MARGIN = 1 << 20
 
 
 def archive_format(layer: Layer) -> str:
     for suffix in ("tar.gz", "tar.xz", "tar.zst"):
         if layer.get("archive_format") == suffix or layer["archive_name"].endswith("." + suffix):
             return suffix
-    raise DeployError(f"{layer['archive_name']}: unknown archive format")
+    raise DeployError(f"{layer['install_target']}: {layer['archive_name']}: unknown archive format")
+
+
+def expansion_limit(layer: Layer) -> int:
+    """How many bytes the archive's tar stream may have once decompressed."""
+    declared = layer.get("archive_unpacked_size")
+    if isinstance(declared, int):
+        return declared + declared // 100 + EXPANSION_MARGIN
+    return max(MIN_EXPANSION_LIMIT, int(layer["archive_size"]) * MAX_EXPANSION_RATIO)
+
+
+def readable_format(layer: Layer) -> str:
+    """The archive's format, once it is known to be one this Python can unpack."""
+    fmt = archive_format(layer)
+    if fmt == "tar.zst":
+        _zstd_reader(Path(str(layer["archive_name"])))
+    return fmt
 
 
 def check_archive(artifacts: Path, layer: Layer) -> Path:
-    """The archive's path once its size and sha256 match the metadata (before any unpacking)."""
+    """The archive's path once its format is readable here and its size and sha256 match the
+    metadata (all before anything is created or unpacked)."""
     name: str = layer["install_target"]
     path = artifacts / str(layer["archive_name"])
+    readable_format(layer)
     if not path.is_file():
         raise DeployError(f"{name}: archive {path.name} is missing from {artifacts}")
     size = path.stat().st_size
@@ -82,10 +112,40 @@ class _HashingReader(io.RawIOBase):
         return self.digest.hexdigest()
 
 
+class _BoundedReader(io.RawIOBase):
+    """The decompressed tar stream, refused once it grows past ``limit`` bytes."""
+
+    def __init__(self, stream: io.BufferedIOBase, limit: int, archive: str) -> None:
+        super().__init__()
+        self._stream = stream
+        self._left = limit
+        self._limit = limit
+        self._archive = archive
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        # One byte more than allowed tells "exactly at the limit" from "beyond it".
+        data = self._stream.read(min(len(view), self._left + 1))
+        if len(data) > self._left:
+            raise DeployError(
+                f"{self._archive}: unpacks to more than {self._limit} bytes, more than its metadata"
+                " allows: refusing a decompression bomb"
+            )
+        self._left -= len(data)
+        view[: len(data)] = data
+        return len(data)
+
+
 @contextlib.contextmanager
-def open_archive(path: Path, fmt: str, source: BinaryIO | None = None) -> Iterator[tarfile.TarFile]:
+def open_archive(
+    path: Path, fmt: str, source: BinaryIO | None = None, *, limit: int | None = None
+) -> Iterator[tarfile.TarFile]:
     """A streaming tar reader (one pass, no seeking) for the three published formats, reading
-    ``source`` (the archive's bytes, e.g. a :class:`_HashingReader`) or else ``path``."""
+    ``source`` (the archive's bytes, e.g. a :class:`_HashingReader`) or else ``path``; with
+    ``limit``, at most that many decompressed bytes (:class:`DeployError` beyond)."""
     with contextlib.ExitStack() as stack:
         if source is None:
             source = stack.enter_context(path.open("rb"))
@@ -95,19 +155,23 @@ def open_archive(path: Path, fmt: str, source: BinaryIO | None = None) -> Iterat
         elif fmt == "tar.xz":
             raw = lzma.LZMAFile(source, "rb")  # noqa: SIM115 - closed below
         else:
-            raw = _open_zstd(path, source)
-        with raw, tarfile.open(fileobj=raw, mode="r|") as tar:
+            raw = _zstd_reader(path)(source)
+        stack.enter_context(raw)
+        if limit is not None:
+            raw = cast("io.BufferedIOBase", _BoundedReader(raw, limit, path.name))
+        with tarfile.open(fileobj=raw, mode="r|") as tar:
             yield tar
 
 
-def _open_zstd(path: Path, source: BinaryIO) -> io.BufferedIOBase:
+def _zstd_reader(path: Path) -> Callable[[BinaryIO], io.BufferedIOBase]:
+    """How to decompress a .tar.zst here; a clear error (before anything is unpacked) if we can't."""
     try:
         from compression import zstd  # type: ignore[import-not-found,unused-ignore]  # 3.14+
     except ImportError:
         pass
     else:
         _ZSTD_ERRORS.append(zstd.ZstdError)
-        return zstd.open(source, "rb")  # type: ignore[no-any-return,unused-ignore]
+        return lambda source: zstd.open(source, "rb")  # type: ignore[no-any-return,unused-ignore]
     try:
         import zstandard
     except ImportError:
@@ -116,20 +180,28 @@ def _open_zstd(path: Path, source: BinaryIO) -> io.BufferedIOBase:
             " (pip install zstandard); or publish in the default tar.gz format"
         ) from None
     _ZSTD_ERRORS.append(zstandard.ZstdError)
-    reader = zstandard.ZstdDecompressor().stream_reader(source, read_across_frames=True, closefd=False)
-    return cast("io.BufferedIOBase", reader)
+
+    def open_zstd(source: BinaryIO) -> io.BufferedIOBase:
+        reader = zstandard.ZstdDecompressor().stream_reader(source, read_across_frames=True, closefd=False)
+        return cast("io.BufferedIOBase", reader)
+
+    return open_zstd
 
 
 def _member_parts(name: str, top: str) -> list[str]:
     """The path parts of a member below the layer folder; rejects anything that could escape."""
     if ABSOLUTE.match(name):
         raise DeployError(f"member '{name}' has an absolute path")
+    if "\\" in name:
+        # A separator on Windows, a plain character elsewhere: the same archive must unpack the
+        # same everywhere, and no layer needs one.
+        raise DeployError(f"member '{name}' has a backslash in its name")
     parts = name.rstrip("/").split("/")
     if ".." in parts:
         raise DeployError(f"member '{name}' contains '..'")
     if parts[0] != top:
         raise DeployError(f"member '{name}' is outside the layer folder '{top}/'")
-    if any(part in ("", ".") or (os.sep == "\\" and "\\" in part) for part in parts[1:]):
+    if any(part in ("", ".") for part in parts[1:]):
         raise DeployError(f"member '{name}' has an unusual path")
     return parts[1:]
 
@@ -139,6 +211,8 @@ def _check_link(name: str, depth: int, linkname: str) -> None:
     ``..``: after descending through a possible link, a ``..`` could climb out of TARGET."""
     if not linkname:
         raise DeployError(f"symlink '{name}' has an empty target")
+    if "\\" in linkname:
+        raise DeployError(f"symlink '{name}' -> '{linkname}' has a backslash in its target")
     if ABSOLUTE.match(linkname):
         raise DeployError(f"symlink '{name}' -> '{linkname}' is absolute")
     parts = [part for part in linkname.split("/") if part not in ("", ".")]
@@ -150,7 +224,7 @@ def _check_link(name: str, depth: int, linkname: str) -> None:
 
 
 def extract_layer(
-    archive: Path, fmt: str, top: str, dest: Path, *, sha256: str | None = None
+    archive: Path, fmt: str, top: str, dest: Path, *, sha256: str | None = None, limit: int | None = None
 ) -> dict[str, str]:
     """Unpack the ``top/...`` members into the empty folder ``dest``; returns the file manifest.
 
@@ -159,7 +233,8 @@ def extract_layer(
     files are created exclusively, so duplicate members cannot overwrite what was checked.
     Manifest values: ``sha256:<hex>`` or ``symlink:<target>``. With ``sha256``, the bytes read
     from the archive while unpacking must have that digest: a file swapped or rewritten after
-    :func:`check_archive` is refused, and nothing from it runs.
+    :func:`check_archive` is refused, and nothing from it runs. With ``limit``, unpacking stops
+    with :class:`DeployError` once the decompressed tar stream exceeds that many bytes.
     """
     manifest: dict[str, str] = {}
     links: set[str] = set()
@@ -167,7 +242,7 @@ def extract_layer(
     try:
         with archive.open("rb") as stream:
             source = _HashingReader(stream)
-            with open_archive(archive, fmt, cast("BinaryIO", source)) as tar:
+            with open_archive(archive, fmt, cast("BinaryIO", source), limit=limit) as tar:
                 for member in tar:
                     parts = _member_parts(member.name, top)
                     try:
@@ -199,10 +274,26 @@ def extract_layer(
             f"{archive.name}: the archive changed while it was unpacked (its sha256 no longer"
             " matches the metadata): refusing a modified archive"
         )
+    _check_links_on_disk(dest, top, links)
     for path, mtime in reversed(dirs):
         path.chmod(0o755)
         os.utime(path, (mtime, mtime))
     return manifest
+
+
+def _check_links_on_disk(dest: Path, top: str, links: set[str]) -> None:
+    """Every symlink, followed on the real file system, must stay inside TARGET (``dest``'s
+    parent): a symlink already in TARGET (``TARGET/peer -> /elsewhere``) or a chain of the
+    layer's own links could lead out where their text alone does not. Checked once all links
+    exist, since the archive's order decides which link is unpacked first."""
+    root = os.path.realpath(dest.parent)
+    for relative in sorted(links):
+        resolved = os.path.realpath(dest.joinpath(*relative.split("/")))
+        if os.path.commonpath([root, resolved]) != root:
+            raise DeployError(
+                f"symlink '{top}/{relative}' leads outside the deployment folder on this"
+                f" machine (to {resolved})"
+            )
 
 
 def _extract_member(

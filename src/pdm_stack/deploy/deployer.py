@@ -20,9 +20,16 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .archives import archive_format, extract_layer
-from .common import ABSOLUTE, PLAIN_NAME, DeployError, Layer, read_json, sha256_file
-from .deployment_records import RECORD_FORMAT, is_deployed, read_records, target_lock, write_record
+from .archives import archive_format, expansion_limit, extract_layer, readable_format
+from .common import ABSOLUTE, METADATA_DIR, PLAIN_NAME, DeployError, Layer, read_json, sha256_file
+from .deployment_records import (
+    DEPLOYED_DIR,
+    RECORD_FORMAT,
+    is_deployed,
+    read_records,
+    target_lock,
+    write_record,
+)
 from .layer_sources import LayerSource, open_source
 from .metadata_reader import select_layers
 
@@ -39,7 +46,12 @@ def _recover(target: Path) -> None:
     for leftover in target.iterdir():
         # Only the names deploy_layer's mkdtemp() gives: a user's ".notes.old-backup" stays.
         match = re.match(r"\.(.+)\.(new|old)-[a-z0-9_]{8}\Z", leftover.name)
-        if not match or not PLAIN_NAME.match(match.group(1)) or not leftover.is_dir():
+        if (
+            not match
+            or not PLAIN_NAME.match(match.group(1))
+            or leftover.is_symlink()
+            or not leftover.is_dir()
+        ):
             continue
         final, parked = target / match.group(1), leftover / "layer"
         if match.group(2) == "old" and parked.is_dir() and not os.path.lexists(final):
@@ -112,7 +124,8 @@ def deploy_layer(archive: Path, layer: Layer, target: Path, runtime: Layer) -> N
     try:
         work.chmod(0o755)
         sha256 = layer["archive_hashes"]["sha256"]
-        manifest = extract_layer(archive, archive_format(layer), name, work, sha256=sha256)
+        fmt, limit = archive_format(layer), expansion_limit(layer)
+        manifest = extract_layer(archive, fmt, name, work, sha256=sha256, limit=limit)
         # A runtime post-installs with its own interpreter where it was unpacked; the others use
         # the runtime already in place (runtimes are deployed first).
         folder = work.name if layer["layer_kind"] == "runtime" else layer["runtime_layer"]
@@ -133,6 +146,25 @@ def deploy_layer(archive: Path, layer: Layer, target: Path, runtime: Layer) -> N
     write_record(target, name, dict(record, layer=layer, files=manifest))
 
 
+def check_target(target: Path) -> None:
+    """Refuse a TARGET that cannot hold a deployment, before anything is created: a file, a
+    path through a file, or a metadata folder that is a symlink (records would be written
+    wherever it points)."""
+    existing = target
+    while not os.path.lexists(existing) and existing.parent != existing:
+        existing = existing.parent
+    if not existing.is_dir():
+        what = (
+            "the deployment folder"
+            if existing == target
+            else f"{existing}, a parent of the deployment folder,"
+        )
+        raise DeployError(f"{target}: cannot deploy here: {what} is a file, not a folder")
+    for folder in (target / METADATA_DIR, target / DEPLOYED_DIR):
+        if folder.is_symlink() or (os.path.lexists(folder) and not folder.is_dir()):
+            raise DeployError(f"{folder}: must be a folder of the deployment, not a symlink or a file")
+
+
 def deploy(
     artifacts: Path | str | LayerSource,
     target: Path | str,
@@ -145,7 +177,8 @@ def deploy(
     """Deploy the selected layers; returns ``(install target, "deployed" | "up to date")``.
 
     ``artifacts`` is a publish output folder, an ``oci://`` stack reference or a
-    :class:`LayerSource`. Every archive that needs deploying is verified before any layer is
+    :class:`LayerSource`. TARGET, and the format of every archive that needs deploying, are
+    checked before TARGET is touched, and every archive is verified before any layer is
     unpacked; a folder's archives even before TARGET is touched, so a tampered archive leaves
     nothing behind, not even an empty TARGET (a registry's blobs are fetched into TARGET).
     """
@@ -154,13 +187,16 @@ def deploy(
     published = source.layers()
     by_target = {layer["install_target"]: layer for layer in published}
     chosen = select_layers(published, layers, apps)
+    check_target(target)
     records = read_records(target)
     pending = [layer for layer in chosen if force or not is_deployed(target, layer, records)]
+    for layer in pending:
+        readable_format(layer)
     archives = source.fetch(pending, target, log) if pending and not source.downloads else {}
     outcome: list[tuple[str, str]] = []
     if pending:
         target.mkdir(parents=True, exist_ok=True)
-    with target_lock(target) if pending else contextlib.nullcontext():
+    with target_lock(target, log) if pending else contextlib.nullcontext():
         if pending:
             _recover(target)
         if pending and source.downloads:

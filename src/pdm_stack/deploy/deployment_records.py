@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .common import METADATA_DIR, Layer, replace_file
+from .common import METADATA_DIR, DeployError, Layer, replace_file
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
 #: Deployment records, inside TARGET but never inside a layer folder.
 DEPLOYED_DIR = Path(METADATA_DIR, "deployed")
@@ -63,18 +66,56 @@ def lock_path(target: Path) -> Path:
 
 
 @contextlib.contextmanager
-def target_lock(target: Path) -> Iterator[None]:
-    """One deployment at a time per TARGET (POSIX advisory lock; none where unsupported)."""
+def target_lock(target: Path, log: Callable[[str], None] | None = None) -> Iterator[None]:
+    """One deployment at a time per TARGET; a second one waits and says so through ``log``.
+
+    The same OS lock the ``filelock`` package takes (``flock`` on POSIX, a byte-range lock on
+    Windows), so ``pdm stack export`` into this folder, which locks this file with filelock,
+    waits for a deployment and the other way round. Released by the OS if the process dies.
+    The file is never followed if it is a symlink, and is created 0644 whatever the umask.
+    """
     path = lock_path(target)
     path.parent.mkdir(parents=True, exist_ok=True)
+    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
     try:
-        import fcntl
-    except ImportError:  # Windows
+        fd = os.open(path, flags, 0o644)
+    except OSError as exc:
+        raise DeployError(f"{path}: cannot open the deployment lock ({exc.strerror or exc})") from None
+    try:
+        if not _try_lock(fd):
+            if log is not None:
+                log(
+                    f"Another deployment into {target} is running (lock {path}); waiting for it to finish ..."
+                )
+            _lock(fd)
         yield
-        return
-    with path.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+    finally:
+        os.close(fd)  # releases the lock
+
+
+if sys.platform == "win32":
+    import msvcrt
+
+    def _try_lock(fd: int) -> bool:
         try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        except OSError:
+            return False
+        return True
+
+    def _lock(fd: int) -> None:
+        while not _try_lock(fd):
+            time.sleep(0.1)
+
+else:
+    import fcntl
+
+    def _try_lock(fd: int) -> bool:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+    def _lock(fd: int) -> None:
+        fcntl.flock(fd, fcntl.LOCK_EX)

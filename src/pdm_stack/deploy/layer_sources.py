@@ -97,7 +97,7 @@ class RegistrySource(LayerSource):
             found.append(self._layer(digest))
         if not found:
             raise DeployError(f"{self.where}: the stack index lists no layers")
-        return dependency_order(found)
+        return dependency_order(found, where=self.where)
 
     def _layer(self, digest: str) -> Layer:
         where = f"{self.where}: manifest {digest}"

@@ -40,6 +40,9 @@ def checked_layer(layer: Any, source: Path | str, kind: str) -> Layer:
         raise DeployError(f"{source}: {name}: field 'archive_hashes' has no sha256")
     if not isinstance(layer.get("archive_size"), int):
         raise DeployError(f"{source}: {name}: field 'archive_size' is missing")
+    unpacked = layer.get("archive_unpacked_size")  # pdm-stack's extra field; optional
+    if unpacked is not None and (not isinstance(unpacked, int) or isinstance(unpacked, bool) or unpacked < 0):
+        raise DeployError(f"{source}: {name}: field 'archive_unpacked_size' must be a number of bytes")
     required = layer.get("required_layers") or []
     if not isinstance(required, list) or not all(
         isinstance(r, str) and PLAIN_NAME.match(r) for r in required
@@ -79,7 +82,20 @@ def load_metadata(artifacts: Path) -> list[Layer]:
             found.extend(checked_layer(read_json(path), path, kind) for path in files)
     if not found:
         raise DeployError(f"{artifacts}: no published layers (no {METADATA_DIR}/{COMBINED_METADATA})")
-    return dependency_order(found)
+    return dependency_order(found, where=str(combined if combined.is_file() else meta_dir))
+
+
+def _check_unique_targets(layers: list[Layer], where: str) -> None:
+    """Two layers unpacked into one folder would overwrite each other: name both."""
+    seen: dict[str, Layer] = {}
+    for layer in layers:
+        target = layer["install_target"]
+        if target in seen:
+            raise DeployError(
+                f"{where}: layers '{seen[target]['layer_name']}' and '{layer['layer_name']}' both have"
+                f" install_target '{target}'"
+            )
+        seen[target] = layer
 
 
 def _requires(layer: Layer) -> list[str]:
@@ -87,8 +103,12 @@ def _requires(layer: Layer) -> list[str]:
     return [name for name in lower if name != layer["install_target"]]
 
 
-def dependency_order(layers: list[Layer]) -> list[Layer]:
-    """Lower layers before the layers that need them (``graphlib``, stdlib since 3.9)."""
+def dependency_order(layers: list[Layer], *, where: str = "published metadata") -> list[Layer]:
+    """Lower layers before the layers that need them (``graphlib``, stdlib since 3.9).
+
+    ``where`` (the metadata's file or location) names the source in messages.
+    """
+    _check_unique_targets(layers, where)
     by_target = {layer["install_target"]: layer for layer in layers}
     order: graphlib.TopologicalSorter[str] = graphlib.TopologicalSorter()
     for layer in layers:

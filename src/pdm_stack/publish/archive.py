@@ -50,6 +50,8 @@ class WrittenArchive:
     sha256: str
     #: Members whose content mentions a build path (the layer will not work once moved).
     build_path_hits: tuple[str, ...] = ()
+    #: Bytes of the uncompressed tar stream: what the deployer lets the archive expand to.
+    unpacked_size: int = 0
 
 
 class _HashingFile:
@@ -105,7 +107,9 @@ def write_archive(
             writer = _TarWriter(compressor, mtime, [p.encode() for p in build_paths if p], stop)
             writer.add_all(members, top, postinstall)
             compressor.finish()
-        return WrittenArchive(temp_path, out.size, out.digest.hexdigest(), tuple(writer.hits))
+        return WrittenArchive(
+            temp_path, out.size, out.digest.hexdigest(), tuple(writer.hits), unpacked_size=writer.written
+        )
     except BaseException:
         if compressor is not None:
             getattr(compressor, "cancel", lambda: None)()
@@ -126,7 +130,7 @@ class _TarWriter:
         self._needles = needles
         self._overlap = max((len(n) for n in needles), default=1) - 1
         self.hits: list[str] = []
-        self._written = 0
+        self.written = 0
 
     def add_all(self, members: Sequence[Member], top: str, postinstall: bytes) -> None:
         # The postinstall script goes where sorting puts it, so the order stays purely by name.
@@ -142,7 +146,7 @@ class _TarWriter:
                 self._add(member, name)
         # End of archive: two zero blocks, then pad to a full record as tar implementations do.
         end = 2 * _BLOCK
-        self._emit(b"\0" * (end + (-(self._written + end) % _RECORD)))
+        self._emit(b"\0" * (end + (-(self.written + end) % _RECORD)))
 
     def _add(self, member: Member, name: str) -> None:
         self._header(member, name)
@@ -195,7 +199,7 @@ class _TarWriter:
     def _emit(self, data: bytes) -> None:
         if self._stop is not None and self._stop.is_set():
             raise PublishCancelled
-        self._written += len(data)
+        self.written += len(data)
         self._out.write(data)
 
 

@@ -216,6 +216,7 @@ def _publish_one(
             archive_format=fmt,
             target_platform=options.target_platform,
             archive_size=written.size,
+            archive_unpacked_size=written.unpacked_size,
             archive_sha256=written.sha256,
         )
         final = output_dir / name

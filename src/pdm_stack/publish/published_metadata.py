@@ -37,8 +37,9 @@ def layer_metadata(
     target_platform: str,
     archive_size: int,
     archive_sha256: str,
+    archive_unpacked_size: int | None = None,
 ) -> dict[str, Any]:
-    """The per-layer dict, exactly the fields of the publish contract."""
+    """The per-layer dict: the fields of the publish contract, plus ``archive_unpacked_size``."""
     data: dict[str, Any] = {
         "layer_name": layer.env_name,
         "layer_kind": layer.kind.value,
@@ -62,6 +63,10 @@ def layer_metadata(
         archive_size=archive_size,
         archive_hashes={"sha256": archive_sha256},
     )
+    if archive_unpacked_size is not None:
+        # A pdm-stack extra (venvstacks ignores fields it does not know): the size of the
+        # uncompressed tar stream, which bounds how far the deployer lets the archive expand.
+        data["archive_unpacked_size"] = archive_unpacked_size
     return data
 
 
