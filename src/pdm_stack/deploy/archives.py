@@ -289,7 +289,11 @@ def _check_links_on_disk(dest: Path, top: str, links: set[str]) -> None:
     root = os.path.realpath(dest.parent)
     for relative in sorted(links):
         resolved = os.path.realpath(dest.joinpath(*relative.split("/")))
-        if os.path.commonpath([root, resolved]) != root:
+        try:
+            inside = os.path.commonpath([root, resolved]) == root
+        except ValueError:  # another drive (Windows)
+            inside = False
+        if not inside:
             raise DeployError(
                 f"symlink '{top}/{relative}' leads outside the deployment folder on this"
                 f" machine (to {resolved})"
