@@ -249,6 +249,9 @@ def test_wrong_credentials_are_one_line_and_secret_free(
     published = publish_single(tmp_path / "out", "rt", [])
     push_stack(good, tmp_path / "out", "v1", PlainReporter())
     assert good.blob_exists(f"sha256:{published['archive_hashes']['sha256']}")
+    # Reading the stack back (a pull scope after the push scope: a new token each time).
+    source = RegistrySource(location, credentials=Credentials(USERNAME, PASSWORD))
+    assert [layer["install_target"] for layer in source.layers()] == ["rt"]
 
     wrong = "not-" + PASSWORD
     with pytest.raises(DeployError) as caught:
