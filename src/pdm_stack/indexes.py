@@ -56,6 +56,29 @@ def strip_credentials(url: str, *, mask: bool = False) -> str:
     return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
 
 
+def url_problem(index: PackageIndex) -> str | None:
+    """What makes the index's URL unusable, or ``None``.
+
+    uv takes a malformed index URL for an index that has no packages and reports the first
+    requirement as missing, so the URL is checked before any lock runs.
+    """
+    url = index.url
+    if any(char.isspace() for char in url):
+        return "it contains white space"
+    parts = urlsplit(url)
+    if not parts.scheme:
+        return "it has no scheme; expected http://, https:// or file://"
+    if parts.scheme not in ("http", "https", "file"):
+        return f"unknown scheme '{parts.scheme}'; expected http://, https:// or file://"
+    if parts.scheme != "file" and not parts.hostname:
+        return "it has no host; expected e.g. https://host/simple"
+    try:
+        parts.port  # noqa: B018 - parsing the port is the check
+    except ValueError:
+        return "its port is not a number"
+    return None
+
+
 _USERINFO = re.compile(r"://[^/\s@`'\"]+@")
 
 

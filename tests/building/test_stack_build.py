@@ -411,3 +411,37 @@ def test_show_does_not_call_a_build_of_an_older_lock_built(diamond: Project, tmp
     relocked = empty_lock("framework-a", [InheritedPackage("x", "1", "cpython-3.11", (PLATFORM,))])
     status = layer_status(project.stack, layer, as_locked(relocked, 2))
     assert (status.build_dir, status.built) == (project.build / "framework-a", False)
+
+
+def test_app_modules_that_shadow_installed_modules_or_hold_an_output_folder_are_warned_about(
+    diamond: Project, tmp_path: Path
+) -> None:
+    project = copy_project(diamond, tmp_path / "shadow")
+    (project.build / "framework-a" / SITE / "fwpkg").mkdir()
+    (project.build / "framework-a" / SITE / "fwpkg" / "__init__.py").write_text("")
+    (project.root / "fwpkg.py").write_text("SHADOW = True\n")
+    (project.root / "tools").mkdir()
+    (project.root / "tools" / "__init__.py").write_text("")
+    spec = project.root / "pyproject.toml"
+    text = spec.read_text().replace(
+        'launch_module = "app_main.py"',
+        'launch_module = "app_main.py"\nsupport_modules = ["fwpkg.py", "tools"]',
+    )
+    spec.write_text(text + '\n[tool.pdm-stack]\noutput_dir = "tools/out"\n')
+    project = Project(open_stack(spec), project.root, project.settings)
+    output = io.StringIO()
+    build_layers(
+        project.stack,
+        project.layers("app-app"),
+        project.settings,
+        PlainReporter(stream=output),
+        locks=diamond_locks(),
+    )
+    warnings = [line for line in output.getvalue().splitlines() if line.startswith("WARNING")]
+    assert any(
+        "application 'app': field 'support_modules': 'fwpkg.py' is imported as 'fwpkg'" in line
+        and "framework-a" in line
+        for line in warnings
+    ), warnings
+    assert any("output_dir" in line and "inside its module folder" in line for line in warnings), warnings
+    assert len(warnings) == 2, warnings

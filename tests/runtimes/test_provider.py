@@ -1,15 +1,17 @@
-"""Where a runtime comes from, as far as it shows in messages and in the recorded provenance."""
+"""Where a runtime comes from, as far as it shows in messages and in the recorded provenance, and
+what the one-line error says when no source has it."""
 
 from __future__ import annotations
 
 import io
+import sys
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import pytest
 
 from pdm_stack.errors import StackError
-from pdm_stack.reporting import PlainReporter
+from pdm_stack.reporting import NullReporter, PlainReporter
 from pdm_stack.runtimes.provider import RuntimeSettings, obtain_runtime
 from pdm_stack.stack_spec.model import LayerKind, LayerSpec, RuntimeArchiveSpec
 from tests.runtimes.pbs_archives import build_pbs_archive, pbs_filename
@@ -86,3 +88,24 @@ def test_credentials_of_a_runtime_mirror_are_neither_shown_nor_recorded(
         obtain_runtime(layer, settings(tmp_path, mirror + "/{tag}"), PlainReporter(stream=io.StringIO()))
     assert SECRET not in str(info.value)
     assert "***@" in str(info.value)
+
+
+@pytest.mark.skipif(sys.version_info[:2] != (3, 11), reason="needs a 3.11 release newer than the running one")
+def test_an_exact_version_no_source_has_says_which_versions_there_are(tmp_path: Path) -> None:
+    """``cpython@3.11.10`` offline, with only 3.11.7 on the machine: the line itself says so."""
+    wanted = f"3.11.{sys.version_info[2] + 1}"
+    running = "{}.{}.{}".format(*sys.version_info[:3])
+    layer = LayerSpec(LayerKind.RUNTIME, "rt", python_implementation=f"cpython@{wanted}")
+    fallback = RuntimeSettings(
+        cache_dir=tmp_path / "cache",
+        mirror=str(tmp_path / "empty-mirror"),  # the download fails at once, offline
+        local_runtime="fallback",
+        platform="linux_x86_64",
+    )
+    with pytest.raises(StackError) as caught:
+        obtain_runtime(layer, fallback, NullReporter())
+    line = str(caught.value)
+    assert "\n" not in line
+    assert f"no PDM install or local CPython is {wanted}" in line, line
+    assert running in line and "'cpython@3.11'" in line, line
+    assert caught.value.layer == "runtime 'rt'" and caught.value.field == "python_implementation"

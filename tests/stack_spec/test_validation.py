@@ -37,6 +37,8 @@ runtime = "cpython-3.11"
 requirements = []
 """
 
+LONG_NAME = "n" * 300
+
 CASES = [
     Case(
         "unknown-runtime",
@@ -440,6 +442,30 @@ CASES = [
         "[tool.pdm-stack]",
         "build_dir",
         "is a file, not a folder",
+    ),
+    Case(
+        "python-that-does-not-exist",
+        """
+        [[tool.venvstacks.runtimes]]
+        name = "future"
+        python_implementation = "cpython@3.99"
+        requirements = []
+        """,
+        "runtime 'future'",
+        "python_implementation",
+        "there is no CPython 3.99",
+    ),
+    Case(
+        "layer-name-too-long-for-a-folder",
+        f"""
+        [[tool.venvstacks.frameworks]]
+        name = "{LONG_NAME}"
+        runtime = "cpython-3.11"
+        requirements = []
+        """,
+        f"framework '{LONG_NAME}'",
+        "name",
+        "300 characters long; use at most 100",
     ),
     Case(
         "wrong-type",

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from pdm_stack.app_modules import app_module_files
+from pdm_stack.building.app_pitfalls import output_folder_warnings
 from pdm_stack.building.build_records import built_record
 from pdm_stack.building.runtime_layer import InstallOptions, build_runtime_layer
 from pdm_stack.building.staging import build_lock, clean_stale_staging
@@ -53,6 +54,10 @@ def build_layers(
     ordered = [layer for layer in stack.graph if layer.env_name in selected]
     to_build = [layer for layer in ordered if platform in layer.platforms]
     _check_locks(to_build, locks)
+    for layer in to_build:
+        if layer.kind is LayerKind.APPLICATION:
+            for warning in output_folder_warnings(layer.spec, stack.settings):
+                reporter.warn(warning)
     build_dir.mkdir(parents=True, exist_ok=True)
     outcomes: dict[str, str] = {}
     with build_lock(build_dir, reporter):

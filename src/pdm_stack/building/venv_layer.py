@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from pdm_stack.app_modules import copy_module_files, files_hash, launch_module_name
 from pdm_stack.atomic_files import write_atomically
+from pdm_stack.building.app_pitfalls import shadowing_warnings
 from pdm_stack.building.build_records import BuildRecord, built_record, inputs_hash, retire_previous_folder
 from pdm_stack.building.dynlibs import DynlibSource, link_lower_dynlibs
 from pdm_stack.building.layer_config import LayerConfig, read_layer_config
@@ -152,6 +153,11 @@ def build_venv_layer(
                 lock_dir=locked.paths.folder,
             )
         make_scripts_relocatable(staging / "bin", [staging / "bin"])
+        if layer.kind is LayerKind.APPLICATION:
+            sites = [(layer.env_name, staging / site_dir)]
+            sites += [(lower.env_name, build_dir / lower.folder / lower.site_dir) for lower in lowers]
+            for warning in shadowing_warnings(layer.spec, sites):
+                reporter.warn(warning)
         if app_files:
             copied = copy_module_files(app_files, staging / site_dir)
             reporter.info(f"{layer.env_name}: copied {copied} file(s) of the application's modules")

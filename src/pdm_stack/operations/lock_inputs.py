@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
 from pdm_stack.errors import StackError
-from pdm_stack.indexes import PackageIndex
+from pdm_stack.indexes import PackageIndex, mask_credentials, url_problem
 from pdm_stack.lock.stack_lock import LockOptions, lock_statuses
 from pdm_stack.stack_spec.loader import _EXCLUDE_NEWER as EXCLUDE_NEWER
 
@@ -43,6 +43,12 @@ def stack_indexes(stack: Stack, front_end_indexes: Sequence[PackageIndex]) -> tu
     indexes += [index for index in defaults if index.name not in names]
     for number, folder in enumerate(stack.settings.find_links, start=1):
         indexes.append(PackageIndex(f"find-links-{number}", folder.as_uri(), "find_links"))
+    for index in indexes:
+        problem = url_problem(index)
+        if problem is not None:
+            raise StackError(
+                f"index '{index.name}': malformed URL {mask_credentials(index.url)!r}: {problem}"
+            )
     return tuple(_in_project(index, stack) for index in indexes)
 
 

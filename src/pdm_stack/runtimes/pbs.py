@@ -125,13 +125,34 @@ def mirror_url(mirror: str, filename: str, tag: str | None) -> str:
     return chosen.as_uri()
 
 
-def _pbs_installer_version() -> str:
+def pbs_installer_version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
     try:
         return version("pbs-installer")
     except PackageNotFoundError:  # pragma: no cover - it is a dependency
         return "unknown"
+
+
+def series_is_known(request: RuntimeRequest) -> bool:
+    """Whether python-build-standalone has any build of the request's ``X.Y`` series.
+
+    Checked when the spec is read, offline, from pbs-installer's table: a series no platform has
+    (``cpython@3.99``) would otherwise be locked for (rewriting the runtime's lock) and fail
+    later with a message blaming the first package without wheels for it.
+    """
+    from pbs_installer import get_download_link
+
+    series = ".".join(request.version.split(".")[:2]) + ("t" if request.free_threaded else "")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "open_text is deprecated", DeprecationWarning)
+        for pbs_platform, arch in set(_PBS_TARGETS.values()):
+            try:
+                get_download_link(series, arch=arch, platform=pbs_platform, build_dir=False)
+            except ValueError:
+                continue
+            return True
+    return False
 
 
 def resolve_pbs_archive(request: RuntimeRequest, platform: str, mirror: str | None = None) -> RuntimeArchive:
@@ -165,7 +186,7 @@ def resolve_pbs_archive(request: RuntimeRequest, platform: str, mirror: str | No
     except ValueError:
         raise StackError(
             f"no python-build-standalone build of {request} for {platform} is known to "
-            f"pbs-installer {_pbs_installer_version()}; pick another version or upgrade pbs-installer"
+            f"pbs-installer {pbs_installer_version()}; pick another version or upgrade pbs-installer"
         ) from None
     full_version = f"{version.major}.{version.minor}.{version.micro}{'t' if version.freethreaded else ''}"
     filename = unquote(url.rsplit("/", 1)[-1])

@@ -141,9 +141,14 @@ def obtain_runtime(layer: LayerSpec, settings: RuntimeSettings, reporter: Report
         if settings.local_runtime != "fallback":
             raise
         reporter.detail(f"{layer.label}: download failed: {exc}")
-        local = _local(request, layer, reporter, required=False)
+        series_found: list[LocalInterpreter] = []
+        local = _local(request, layer, reporter, required=False, series_found=series_found)
         if local is None:
-            raise
+            raise StackError(
+                f"{exc.message}; {_no_local_match(request, series_found)}",
+                layer=layer.label,
+                field="python_implementation",
+            ) from exc
         reporter.warn(
             f"{layer.label}: {exc.message}. Falling back to a relocatable copy of the local CPython"
             f" {local.source.version} at {local.source.location}; it links this machine's system"
@@ -152,10 +157,38 @@ def obtain_runtime(layer: LayerSpec, settings: RuntimeSettings, reporter: Report
         return local
 
 
+def _local_interpreters(request: RuntimeRequest) -> tuple[list[LocalInterpreter], list[LocalInterpreter]]:
+    """``(matching, same series)``: local interpreters for ``request``, and all of its ``X.Y`` series
+    (what an error can offer instead), from one search of the machine (searching is slow)."""
+    series = ".".join(request.version.split(".")[:2])
+    found = find_local_interpreters(request.implementation, series, request.free_threaded)
+    wanted = request.version.split(".")
+    return [c for c in found if c.version.split(".")[: len(wanted)] == wanted], found
+
+
+def _no_local_match(request: RuntimeRequest, series_found: list[LocalInterpreter]) -> str:
+    """The second half of "no source has it": what this machine has instead, and the way out."""
+    if not request.is_exact or not series_found:
+        return f"no PDM install or local CPython matches {request} either"
+    series = ".".join(request.version.split(".")[:2])
+    versions = ", ".join(dict.fromkeys(interpreter.version for interpreter in series_found))
+    return (
+        f"no PDM install or local CPython is {request.version} either (this machine has {versions});"
+        f" an exact version must match exactly, 'cpython@{series}' takes any {series}"
+    )
+
+
 def _local(
-    request: RuntimeRequest, layer: LayerSpec, reporter: Reporter, *, required: bool
+    request: RuntimeRequest,
+    layer: LayerSpec,
+    reporter: Reporter,
+    *,
+    required: bool,
+    series_found: list[LocalInterpreter] | None = None,
 ) -> ObtainedRuntime | None:
-    candidates = find_local_interpreters(request.implementation, request.version, request.free_threaded)
+    candidates, found = _local_interpreters(request)
+    if series_found is not None:
+        series_found[:] = found
     if not candidates:
         reporter.detail(f"{layer.label}: no usable local interpreter matches {request}")
         if required:

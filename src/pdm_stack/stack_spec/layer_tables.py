@@ -22,6 +22,9 @@ from pdm_stack.stack_spec.targets import PLATFORMS, glibc_floor
 if TYPE_CHECKING:
     from pathlib import Path
 
+#: Longest layer name: its derived names (``.framework-<name>@<n>.staging-<hex>``,
+#: ``pylock.framework-<name>.meta.json``, tagged archive names) must stay far below 255 bytes.
+MAX_NAME_LENGTH = 100
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$")
 MACOSX_TARGET_PATTERN = re.compile(r"^(\d+)(?:\.(\d+))?$")
 SHA256_PATTERN = re.compile(r"^[0-9a-f]{64}$")
@@ -67,6 +70,12 @@ def parse_layer(
     reader.label = label
     if not NAME_PATTERN.match(name):
         reader.error("name", "use letters, digits, '.', '_' and '-' only (it becomes a folder name)")
+    elif len(name) > MAX_NAME_LENGTH:
+        reader.error(
+            "name",
+            f"is {len(name)} characters long; use at most {MAX_NAME_LENGTH} (it names folders,"
+            " lock files and archives, and file systems limit a name to 255 bytes)",
+        )
     reader.unknown_keys(KEYS_BY_KIND[kind])
 
     requirements = _requirements(reader)
@@ -181,14 +190,26 @@ def _runtime_fields(reader: FieldReader, spec_dir: Path, warnings: list[str], la
             reader.error("python_implementation", "required for runtime layers (e.g. 'cpython@3.11')")
     else:
         try:
-            RuntimeRequest.parse(implementation)
+            request = RuntimeRequest.parse(implementation)
         except ValueError as exc:
             reader.error(field, str(exc))
             implementation = None
-    return {
-        "python_implementation": implementation,
-        "runtime_archive": _runtime_archive(reader, spec_dir),
-    }
+    archive = _runtime_archive(reader, spec_dir)
+    if implementation is not None and archive is None and "runtime_archive" not in reader.table:
+        _check_series_exists(reader, field, request)
+    return {"python_implementation": implementation, "runtime_archive": archive}
+
+
+def _check_series_exists(reader: FieldReader, field: str, request: RuntimeRequest) -> None:
+    from pdm_stack.runtimes.pbs import pbs_installer_version, series_is_known
+
+    if not series_is_known(request):
+        series = ".".join(request.version.split(".")[:2])
+        reader.error(
+            field,
+            f"there is no CPython {series} (python-build-standalone has no build of it, per"
+            f" pbs-installer {pbs_installer_version()}); use a released version such as 'cpython@3.12'",
+        )
 
 
 def _runtime_archive(reader: FieldReader, spec_dir: Path) -> RuntimeArchiveSpec | None:
