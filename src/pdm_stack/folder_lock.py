@@ -39,9 +39,9 @@ def folder_lock(
 
     ``activity`` names the run in messages, e.g. ``"build of this stack"``.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(path), mode=LOCK_FILE_MODE)
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         lock.acquire(timeout=0)
     except Timeout:
         reporter.info(f"Another {activity} is running (lock {path}); waiting for it to finish ...")
@@ -51,7 +51,19 @@ def folder_lock(
             raise StackError(
                 f"gave up waiting for the other {activity} after {timeout:.0f}s", file=str(path)
             ) from None
+    except OSError as exc:  # after Timeout, which is an OSError too
+        raise _unusable(path, activity, exc) from None
     try:
         yield
     finally:
         lock.release()
+
+
+def _unusable(path: Path, activity: str, exc: OSError) -> StackError:
+    """The real cause of a lock file that cannot be created, e.g. a file where a folder goes."""
+    existing = path.parent
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    if existing.exists() and not existing.is_dir():
+        return StackError(f"is a file, not a folder (needed for the {activity})", file=str(existing))
+    return StackError(f"cannot create the lock of the {activity}: {exc.strerror or exc}", file=str(path))
