@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from pdm.cli.commands.base import BaseCommand
+from pdm.cli.options import skip_option
 from pdm.exceptions import PdmUsageError
 
 from pdm_stack.command_json import build_layers_json
@@ -19,9 +20,11 @@ from pdm_stack.pdm_plugin.common import (
     selection_group,
     user_errors,
 )
+from pdm_stack.pdm_plugin.hooks import StackHooks
 from pdm_stack.pdm_plugin.json_output import json_option, json_output
 from pdm_stack.pdm_plugin.lock_inputs import lock_options, locking_group
 from pdm_stack.pdm_plugin.runtime_config import runtime_settings
+from pdm_stack.pdm_plugin.use import follow_rebuilt_layer
 from pdm_stack.stack_spec.targets import LOCAL_RUNTIME_MODES
 
 if TYPE_CHECKING:
@@ -33,7 +36,7 @@ if TYPE_CHECKING:
 class BuildCommand(BaseCommand):
     """Build the stack's layers from their locks: runtimes, then framework and application environments"""
 
-    arguments = (*COMMON_ARGUMENTS, selection_group, locking_group, json_option)
+    arguments = (*COMMON_ARGUMENTS, selection_group, locking_group, json_option, skip_option)
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument(
@@ -69,13 +72,18 @@ class BuildCommand(BaseCommand):
                 raise PdmUsageError("--reset-lock and --exclude-newer only apply with --lock")
             locking = lock_options(project, stack, options)
             if options.lock:
-                lock_stack(
-                    stack, with_lower_layers(stack, layers), locking, reporter, reset=options.reset_lock
-                )
+                lock_hooks, to_lock = StackHooks(project, options, "lock"), with_lower_layers(stack, layers)
+                lock_hooks.pre(stack=stack, layers=to_lock)
+                locked = lock_stack(stack, to_lock, locking, reporter, reset=options.reset_lock)
+                lock_hooks.post(stack=stack, layers=to_lock, results=locked)
+            hooks = StackHooks(project, options, "build")
+            hooks.pre(stack=stack, layers=layers)
             with on_interrupt(project, "the build stopped; no half-built layer was left"):
                 outcomes = build_locked_layers(
                     stack, layers, settings, locking, reporter, clean=options.clean
                 )
+            hooks.post(stack=stack, layers=layers, results=outcomes)
+            follow_rebuilt_layer(project, stack, layers)
             if output.enabled:
                 locks = load_locked_layers(stack, layers, locking)
                 output.layers(build_layers_json(stack, layers, outcomes, locks))

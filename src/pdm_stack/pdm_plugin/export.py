@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from pdm.cli.commands.base import BaseCommand
+from pdm.cli.options import skip_option
 
 from pdm_stack.command_json import export_layers_json
 from pdm_stack.pdm_plugin.common import (
@@ -15,6 +16,7 @@ from pdm_stack.pdm_plugin.common import (
     selection_group,
     user_errors,
 )
+from pdm_stack.pdm_plugin.hooks import StackHooks
 from pdm_stack.pdm_plugin.json_output import json_option, json_output
 from pdm_stack.pdm_plugin.publish import built_layers, output_folder
 from pdm_stack.publish.export import export_layers
@@ -28,7 +30,7 @@ if TYPE_CHECKING:
 class ExportCommand(BaseCommand):
     """Copy the built layers (hard links where possible) to a folder and run their post-install steps"""
 
-    arguments = (*COMMON_ARGUMENTS, selection_group, json_option)
+    arguments = (*COMMON_ARGUMENTS, selection_group, json_option, skip_option)
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument(
@@ -54,7 +56,10 @@ class ExportCommand(BaseCommand):
                 "the export stopped before it finished (a layer folder is never left half-copied);"
                 " run 'pdm stack export' again"
             )
+            hooks = StackHooks(project, options, "export")
+            hooks.pre(stack=stack, layers=layers)
             with on_interrupt(project, kept):
                 results = export_layers(layers, export_dir, reporter, postinstall=options.postinstall)
+            hooks.post(stack=stack, layers=layers, results=results)
             output.layers(export_layers_json(results), export_dir=str(export_dir))
         reporter.info(f"Exported {len(results)} layer(s) to {export_dir}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from pdm.cli.commands.base import BaseCommand
+from pdm.cli.options import skip_option
 from pdm.exceptions import PdmUsageError
 
 from pdm_stack.command_json import lock_check_layers_json, lock_layers_json
@@ -18,6 +19,7 @@ from pdm_stack.pdm_plugin.common import (
     selection_group,
     user_errors,
 )
+from pdm_stack.pdm_plugin.hooks import StackHooks
 from pdm_stack.pdm_plugin.json_output import json_option, json_output
 from pdm_stack.pdm_plugin.lock_inputs import lock_options, locking_group
 
@@ -30,7 +32,7 @@ if TYPE_CHECKING:
 class LockCommand(BaseCommand):
     """Lock the stack's layers with uv into pylock.toml files (only stale layers are relocked)"""
 
-    arguments = (*COMMON_ARGUMENTS, selection_group, locking_group, json_option)
+    arguments = (*COMMON_ARGUMENTS, selection_group, locking_group, json_option, skip_option)
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument(
@@ -53,7 +55,10 @@ class LockCommand(BaseCommand):
                     raise PdmUsageError(f"stale locks: {', '.join(stale)}; run 'pdm stack lock'")
                 reporter.info(f"All {len(layers)} selected lock(s) are up to date")
                 return
+            hooks = StackHooks(project, options, "lock")
+            hooks.pre(stack=stack, layers=layers)
             outcomes = lock_stack(stack, layers, settings, reporter, reset=options.reset_lock)
+            hooks.post(stack=stack, layers=layers, results=outcomes)
             output.layers(lock_layers_json(stack, outcomes))
         changed = [o.layer.env_name for o in outcomes if o.changed]
         reporter.info(

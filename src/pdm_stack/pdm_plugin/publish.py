@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 from pdm.cli.commands.base import BaseCommand
+from pdm.cli.options import skip_option
 
 from pdm_stack.command_json import publish_layers_json, publish_registry_json
 from pdm_stack.operations.stages import publishable_layers
@@ -18,6 +19,7 @@ from pdm_stack.pdm_plugin.common import (
     selection_group,
     user_errors,
 )
+from pdm_stack.pdm_plugin.hooks import StackHooks
 from pdm_stack.pdm_plugin.json_output import json_option, json_output
 from pdm_stack.pdm_plugin.lock_inputs import lock_options
 from pdm_stack.pdm_plugin.registry_options import add_insecure_option, project_version, registry_credentials
@@ -57,7 +59,7 @@ class PublishCommand(BaseCommand):
     """Write a reproducible archive of each built layer, plus metadata, to the output folder,
     and optionally push them to an OCI registry"""
 
-    arguments = (*COMMON_ARGUMENTS, selection_group, json_option)
+    arguments = (*COMMON_ARGUMENTS, selection_group, json_option, skip_option)
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument(
@@ -121,8 +123,11 @@ class PublishCommand(BaseCommand):
                 "publishing stopped; no partial archive was left under a final name,"
                 " and the metadata names only complete archives"
             )
+            hooks = StackHooks(project, options, "publish")
+            hooks.pre(stack=stack, layers=layers)
             with on_interrupt(project, kept):
                 report = target.publish(layers, settings, reporter)
+            hooks.post(stack=stack, layers=layers, results=report.layers)
             output.layers(
                 publish_layers_json(report.layers),
                 output_dir=str(output_dir),

@@ -14,6 +14,7 @@ from pdm_stack.pdm_plugin.lock import LockCommand
 from pdm_stack.pdm_plugin.publish import PublishCommand
 from pdm_stack.pdm_plugin.run import RunCommand
 from pdm_stack.pdm_plugin.show import ShowCommand
+from pdm_stack.pdm_plugin.use import UseCommand
 from pdm_stack.pdm_plugin.verify import VerifyCommand
 
 if TYPE_CHECKING:
@@ -36,6 +37,7 @@ class StackCommand(BaseCommand):
         LockCommand.register_to(subparsers, "lock")
         BuildCommand.register_to(subparsers, "build")
         RunCommand.register_to(subparsers, "run")
+        UseCommand.register_to(subparsers, "use")
         PublishCommand.register_to(subparsers, "publish")
         ExportCommand.register_to(subparsers, "export")
         DeployCommand.register_to(subparsers, "deploy")
