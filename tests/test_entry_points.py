@@ -14,15 +14,25 @@ EXAMPLE = Path(__file__).parents[1] / "example-project"
 
 
 @pytest.mark.parametrize(
-    "command",
-    [[str(BIN / "pdm"), "stack"], [str(BIN / "pdm-stack")], [sys.executable, "-m", "pdm_stack"]],
+    ("command", "usage"),
+    [
+        ([str(BIN / "pdm"), "stack"], "pdm stack"),
+        ([str(BIN / "pdm-stack")], "pdm-stack"),
+        ([sys.executable, "-m", "pdm_stack"], "pdm-stack"),
+    ],
     ids=["pdm-stack-plugin", "console-script", "python-m"],
 )
-def test_help_lists_the_subcommands(command: list[str]) -> None:
+def test_help_lists_the_subcommands(command: list[str], usage: str) -> None:
     env = {**os.environ, "PDM_CHECK_UPDATE": "false"}
     result = subprocess.run([*command, "--help"], capture_output=True, text=True, env=env, check=False)
     assert result.returncode == 0, result.stderr
-    assert "show" in result.stdout
+    assert "show" in result.stdout and "use" in result.stdout
+    assert result.stdout.startswith(f"Usage: {usage} ")
+    lock_help = subprocess.run([*command, "lock", "--help"], capture_output=True, text=True, env=env)
+    assert lock_help.stdout.startswith(f"Usage: {usage} lock ")
+    # Like PDM's own command groups (`pdm venv`, `pdm self`): the help, and success.
+    bare = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    assert bare.returncode == 0 and bare.stdout == result.stdout
     assert "Failed to load plugin" not in result.stderr
     show = subprocess.run(
         [*command, "show", "--json", "-p", str(EXAMPLE)], capture_output=True, text=True, env=env, check=False

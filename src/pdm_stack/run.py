@@ -147,8 +147,8 @@ def run_app(
         if reason is not None:
             reporter.warn(
                 f"{layer.env_name}: the build is out of date ({reason}); running it anyway."
-                f" Update it with 'pdm stack build --include {layer.name} --include-dependencies'"
-                + ("" if locks is not None else " --lock")
+                f" Update it with 'pdm stack build --include {layer.name} --include-dependencies"
+                + ("'" if locks is not None else " --lock'")
             )
     env = {key: value for key, value in os.environ.items() if key not in ISOLATED_VARIABLES}
     return _run_foreground(command, env)

@@ -159,7 +159,9 @@ def test_out_of_date_build_is_reported_before_running(service: Project, tmp_path
     assert "'pdm stack build --include svc --include-dependencies'" in warnings(stale)
     unlocked = io.StringIO()
     run_app(project.stack, "svc", [], locks=None, reporter=PlainReporter(stream=unlocked))
-    assert "its lock (or a lower layer's) is missing or out of date" in warnings(unlocked)
+    text = warnings(unlocked)
+    assert "its lock (or a lower layer's) is missing or out of date" in text
+    assert "'pdm stack build --include svc --include-dependencies --lock'" in text
 
 
 def test_app_not_for_this_platform_says_so(tmp_path: Path) -> None:
