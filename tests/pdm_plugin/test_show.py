@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
+import tomllib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -78,3 +80,25 @@ def test_legacy_field_warning_is_shown(tmp_path: Path, pdm: PDMCallable, project
     spec.write_text('[[runtimes]]\nname = "rt"\nfully_versioned_name = "cpython@3.11.7"\nrequirements = []\n')
     result = pdm(["stack", "show", "--spec", str(spec)], obj=project, strict=True)
     assert "'fully_versioned_name' is deprecated" in result.stderr
+
+
+def test_example_project_tasks_are_listed_and_run_stack_commands(
+    example: Path, pdm: PDMCallable, core: object
+) -> None:
+    listed = pdm(["run", "--list", "-p", str(example)], strict=True).stdout
+    scripts = tomllib.loads((example / "pyproject.toml").read_text())["tool"]["pdm"]["scripts"]
+    assert {"build", "publish", "stats", "hello"} <= set(scripts)
+    for name, script in scripts.items():
+        assert name in listed and script["help"]
+        words = script["cmd"].split()
+        assert words[:2] == ["pdm", "stack"], name
+        # Every task names a real subcommand.
+        assert pdm([*words[1:3], "--help"], strict=True).stdout.startswith(f"Usage: pdm stack {words[2]}")
+
+
+def test_show_json_fields_are_the_documented_ones(example: Path, pdm: PDMCallable, project: Project) -> None:
+    doc = (Path(__file__).parents[2] / "docs" / "show-json.md").read_text()
+    documented = set(re.findall(r"^\| `(\w+)` \|", doc, re.MULTILINE))
+    args = ["stack", "show", "--json", "--spec", str(example / "pyproject.toml")]
+    for layer in json.loads(pdm(args, obj=project, strict=True).stdout)["layers"]:
+        assert set(layer) == documented
