@@ -45,6 +45,11 @@ def test_publish_and_export_a_locked_built_stack(pdm: PDMCallable, project: Proj
     spec = write_stack(tmp_path / "stack")
     args = ["--spec", str(spec)]
     out = tmp_path / "artifacts"
+    # Hook scripts of the PDM project log when they run (tests/pdm_plugin/test_hooks.py has more).
+    hooks = project.root / "hooks.log"
+    names = [f"{when}_stack_{op}" for op in ("build", "publish", "export") for when in ("pre", "post")]
+    project.pyproject.settings["scripts"] = {name: {"shell": f"echo {name} >> {hooks}"} for name in names}
+    project.pyproject.write()
 
     not_built = pdm(["stack", "publish", *args, "-o", str(out)], obj=project)
     assert not_built.exit_code != 0
@@ -67,6 +72,7 @@ def test_publish_and_export_a_locked_built_stack(pdm: PDMCallable, project: Proj
     )
     assert f"would publish {RUNTIME}-linux_x86_64-1.tar.gz" in dry.stdout
     assert not out.exists()
+    assert hooks.read_text().split() == ["pre_stack_build", "post_stack_build"]  # a dry run has no hooks
 
     published = pdm(
         ["stack", "publish", *args, "-o", str(out), "--tag-outputs", "--json"], obj=project, strict=True
@@ -86,6 +92,14 @@ def test_publish_and_export_a_locked_built_stack(pdm: PDMCallable, project: Proj
     [layer] = parse_document(export.stdout, "export")["layers"]
     exported = spec.parent / "_export" / RUNTIME
     assert Path(layer["path"]) == exported and set(layer) == documented_fields("export")
+    assert hooks.read_text().split()[2:] == [
+        "pre_stack_publish",
+        "post_stack_publish",
+        "pre_stack_publish",
+        "post_stack_publish",
+        "pre_stack_export",
+        "post_stack_export",
+    ]
     assert (exported / "postinstall.py").is_file()
     probe = subprocess.run(
         [exported / "bin" / "python3", "-c", "import sys; print(sys.prefix)"],

@@ -100,14 +100,17 @@ def _no_new_virtualenv(project: Project) -> Iterator[None]:
 class StackHooks:
     """The two hooks of one operation, honouring the command's ``--skip``."""
 
-    def __init__(self, project: Project, options: argparse.Namespace, operation: str) -> None:
+    def __init__(
+        self, project: Project, options: argparse.Namespace, operation: str, *, enabled: bool = True
+    ) -> None:
         self.project = project
         self.operation = operation
+        self.enabled = enabled
         self.manager = HookManager(project, getattr(options, "skip", None))
 
     def _emit(self, when: str, **kwargs: Any) -> None:
         name = f"{when}_stack_{self.operation}"
-        if not self.manager.should_run(name):
+        if not self.enabled or not self.manager.should_run(name):
             return
         with _no_new_virtualenv(self.project):
             self.manager.try_emit(name, **kwargs)

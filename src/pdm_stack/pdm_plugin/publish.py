@@ -123,7 +123,8 @@ class PublishCommand(BaseCommand):
                 "publishing stopped; no partial archive was left under a final name,"
                 " and the metadata names only complete archives"
             )
-            hooks = StackHooks(project, options, "publish")
+            # A dry run publishes nothing, so nothing may react to a publish (uploads, ...).
+            hooks = StackHooks(project, options, "publish", enabled=not options.dry_run)
             hooks.pre(stack=stack, layers=layers)
             with on_interrupt(project, kept):
                 report = target.publish(layers, settings, reporter)
