@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import re
+import shlex
 from pathlib import Path
 
 from installer.records import Hash, RecordEntry, parse_record_file
@@ -27,8 +28,10 @@ TRAMPOLINE = """#!/bin/sh
 ' '''
 """
 
-#: The trampoline installers (uv, pip/distlib) write when a shebang would be too long.
-_SH_TRAMPOLINE = re.compile(rb"\A#!/bin/sh\n'''exec' '?(?P<python>[^'\n]+?)'? \"\$0\" \"\$@\"\n' '''\n")
+#: The trampoline installers (uv, pip/distlib) write when a shebang would be too long or holds
+#: spaces. The interpreter is one shell word: bare, or in single quotes with a ``'`` of the path
+#: written as ``'"'"'`` (a project folder named ``it's``), which :func:`shlex.split` undoes.
+_SH_TRAMPOLINE = re.compile(rb"\A#!/bin/sh\n'''exec' (?P<python>[^\n]+?) \"\$0\" \"\$@\"\n' '''\n")
 
 
 def make_scripts_relocatable(bin_dir: Path, interpreter_dirs: list[Path]) -> list[Path]:
@@ -82,6 +85,10 @@ def _split_shebang(data: bytes) -> tuple[str | None, bytes]:
     """The interpreter a script starts and the rest of the script after its shebang."""
     match = _SH_TRAMPOLINE.match(data)
     if match is not None:
-        return match.group("python").decode(errors="replace"), data[match.end() :]
+        try:
+            words = shlex.split(match.group("python").decode(errors="surrogateescape"))
+        except ValueError:  # unbalanced quotes: not a trampoline we understand, leave it alone
+            words = []
+        return (words[0] if len(words) == 1 else None), data[match.end() :]
     first_line, _, body = data.partition(b"\n")
     return first_line[2:].strip().decode(errors="replace"), body
