@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from pdm_stack.deploy.registry_client import RegistryClient, parse_reference
+from pdm_stack.publish.oci_push import push_stack
+from pdm_stack.reporting import PlainReporter
 from tests.fixtures.json_documents import documented_fields, parse_document
 from tests.fixtures.oci_registry import PASSWORD, USERNAME
 from tests.fixtures.runtimes import clean_env
@@ -160,6 +164,20 @@ def test_publish_to_a_registry_and_deploy_from_it(
     command = ["stack", "publish", *args, "-o", str(out), "--to", f"{location}:0", "--json"]
     again = json.loads(pdm(command, obj=project, strict=True).stdout)
     assert again["registry"]["layers"][0]["blob"] == "already present"
+
+    # A fresh output folder (a CI runner without cache) continues the registry's build numbers:
+    # make the registry's latest runtime say build 5, for the same archive bytes.
+    elsewhere = tmp_path / "elsewhere"
+    shutil.copytree(out, elsewhere)
+    (elsewhere / "__venvstacks__/venvstacks.json").unlink()
+    runtime_json = elsewhere / f"__venvstacks__/runtimes/{RUNTIME}.json"
+    runtime_json.write_text(json.dumps(dict(json.loads(runtime_json.read_text()), archive_build=5)))
+    client = RegistryClient(parse_reference(location))
+    push_stack(client, elsewhere, "seed", PlainReporter())
+    command = ["stack", "publish", *args, "-o", str(tmp_path / "fresh"), "--to", location, "--json"]
+    fresh = json.loads(pdm(command, obj=project, strict=True).stdout)
+    assert fresh["layers"][0]["archive_build"] == 5
+    assert fresh["registry"]["layers"][0]["tags"][-1] == f"{RUNTIME}-linux_x86_64-5"
 
     target = tmp_path / "target"
     pdm(["stack", "deploy", f"{location}:0", str(target)], obj=project, strict=True)

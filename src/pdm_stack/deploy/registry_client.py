@@ -332,6 +332,13 @@ class RegistryClient:
             check_digest(data, reference, f"{self.host}: manifest {reference}")
         return data
 
+    def find_manifest(self, tag: str, accept: tuple[str, ...] = (OCI_MANIFEST,)) -> bytes | None:
+        """A manifest by tag, or None when the tag does not exist."""
+        url = self.url(f"manifests/{tag}")
+        with self.request("GET", url, headers={"Accept": ", ".join(accept)}, ok=(200, 404)) as response:
+            data = response.read(4 << 20) if response.status == 200 else None
+        return data
+
     def upload_blob(self, digest: str, body: bytes | Path) -> None:
         """Monolithic upload: POST for a session, then PUT the bytes with their digest."""
         with self.request("POST", self.url("blobs/uploads/"), body=b"", ok=(202,)) as response:

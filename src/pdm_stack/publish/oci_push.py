@@ -33,12 +33,16 @@ from pdm_stack.deploy.oci_layout import (
     layer_tags,
 )
 from pdm_stack.deploy.registry_client import OCI_INDEX, OCI_MANIFEST
+from pdm_stack.publish.published_metadata import metadata_path, write_json
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from pathlib import Path
 
     from pdm_stack.deploy.common import Layer
     from pdm_stack.deploy.registry_client import RegistryClient
+    from pdm_stack.publish.publish import PublishOptions
+    from pdm_stack.publish.publish_inputs import PublishLayer
     from pdm_stack.reporting import Reporter
 
 
@@ -115,6 +119,35 @@ def _push_layer(client: RegistryClient, output_dir: Path, layer: Layer) -> Pushe
         len(data),
         tags,
     )
+
+
+def seed_build_numbers(
+    client: RegistryClient, layers: Sequence[PublishLayer], options: PublishOptions
+) -> None:
+    """Continue the registry's build numbers when the output folder does not know a layer.
+
+    Build numbers live in the output folder's metadata; a fresh folder (a CI runner without a
+    cache) would restart at 1 and give the registry's ``...-1`` tag to other bytes. So the
+    latest metadata the registry has for the layer (its ``<install target>-<platform>`` tag)
+    becomes the folder's previous metadata: the same archive keeps its number, another gets
+    the next one.
+    """
+    for layer in layers:
+        path = metadata_path(options.output_dir, layer.kind, layer.env_name)
+        if path.exists():
+            continue
+        facts = {"install_target": layer.install_target, "target_platform": options.target_platform}
+        latest = client.find_manifest(layer_tags({**facts, "archive_build": 0})[0])
+        if latest is None:
+            continue
+        try:
+            config = json.loads(latest)["config"]
+            metadata = json.loads(client.read_blob(str(config["digest"])))
+            build = int(metadata["archive_build"])
+        except (ValueError, KeyError, TypeError):
+            continue  # not ours, or unreadable: start afresh
+        if build > 0:
+            write_json(path, metadata)
 
 
 def push_stack(client: RegistryClient, output_dir: Path, tag: str, reporter: Reporter) -> PushResult:

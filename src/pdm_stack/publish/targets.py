@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, ClassVar
 from pdm_stack.deploy.common import DeployError
 from pdm_stack.deploy.registry_client import TAG, RegistryClient, parse_reference
 from pdm_stack.errors import StackError
-from pdm_stack.publish.oci_push import PushResult, push_stack
+from pdm_stack.publish.oci_push import PushResult, push_stack, seed_build_numbers
 from pdm_stack.publish.publish import PublishOptions, PublishResult, publish_layers
 
 if TYPE_CHECKING:
@@ -117,8 +117,8 @@ class OciTarget(PublishTarget):
     def publish(
         self, layers: Sequence[PublishLayer], options: PublishOptions, reporter: Reporter
     ) -> PublishReport:
-        results = publish_layers(layers, options, reporter)
         if options.dry_run:
+            results = publish_layers(layers, options, reporter)
             reporter.info(f"would push the published layers to {self.reference}")
             return PublishReport(results)
         client = RegistryClient(
@@ -127,6 +127,8 @@ class OciTarget(PublishTarget):
         tag = self.reference.tag
         assert tag is not None
         try:
+            seed_build_numbers(client, layers, options)
+            results = publish_layers(layers, options, reporter)
             pushed = push_stack(client, options.output_dir, tag, reporter)
         except DeployError as exc:
             raise StackError(str(exc)) from None
