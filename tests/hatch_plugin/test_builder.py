@@ -235,3 +235,26 @@ def test_bad_target_option_is_one_line_naming_it(edited: Path, hatch_home: dict[
         " must be one of tar.gz, tar.xz, tar.zst, not 'zip'"
     ], result.stderr
     assert "Traceback" not in result.stderr + result.stdout
+
+
+@pytest.mark.slow
+def test_pdm_stack_use_runs_numpy_from_the_built_example(
+    published: tuple[Path, Path], hatch_home: dict[str, str]
+) -> None:
+    """Here because this module builds example-project (numpy) anyway; see tests/pdm_plugin/test_use.py."""
+    by_pdm = published[1]
+    env = {**hatch_home, "PDM_CONFIG_FILE": str(by_pdm.parent / "pdm-config.toml")}
+
+    def pdm(*args: str) -> str:
+        done = subprocess.run([str(BIN / "pdm"), *args], env=env, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    project = str(by_pdm)
+    pdm("stack", "use", "-p", project, "stats")
+    try:
+        numpy = pdm("run", "-p", project, "python", "-c", "import numpy, stats_report; print(numpy.__file__)")
+    finally:
+        pdm("stack", "use", "-p", project, "--reset")
+    assert Path(numpy.strip()).is_relative_to(by_pdm / "_build" / "framework-numpy")
+    assert not (by_pdm / ".venv").exists() and not (by_pdm / ".pdm-python").exists()
