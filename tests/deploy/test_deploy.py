@@ -370,3 +370,16 @@ def test_a_deployment_waits_for_the_folders_lock_as_export_takes_it(artifacts: P
     assert any(f"Another deployment into {target} is running" in line for line in log)
     assert outcome == [[(RUNTIME, "deployed")]]
     assert lock_path(target).stat().st_mode & 0o777 == 0o644
+
+
+def test_files_the_deployer_writes_in_target_never_follow_a_planted_symlink(
+    artifacts: Path, tmp_path: Path
+) -> None:
+    outside = tmp_path / "outside.txt"
+    outside.write_text("not yours")
+    target = tmp_path / "target"
+    (target / "__venvstacks__/deployed").mkdir(parents=True)
+    (target / f"__venvstacks__/deployed/{RUNTIME}.json.tmp").symlink_to(outside)
+    assert deploy(artifacts, target, layers=[RUNTIME], **QUIET) == [(RUNTIME, "deployed")]
+    assert outside.read_text() == "not yours"
+    assert RUNTIME in read_records(target)

@@ -12,8 +12,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -48,6 +49,15 @@ def sha256_file(path: Path) -> str:
         return digest.hexdigest()
 
 
+def open_new(path: Path) -> BinaryIO:
+    """``path`` as a new file for writing, whatever was there (a leftover, or a symlink someone
+    planted in TARGET to make the deployer write elsewhere): removed, never followed."""
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+    return os.fdopen(os.open(path, flags, 0o644), "wb")
+
+
 def replace_file(path: Path, data: bytes) -> None:
     """Write ``path`` through a temporary file renamed over it: a reader sees the old or the new file.
 
@@ -57,7 +67,8 @@ def replace_file(path: Path, data: bytes) -> None:
     """
     temporary = path.with_name(path.name + ".tmp")
     try:
-        temporary.write_bytes(data)
+        with open_new(temporary) as stream:
+            stream.write(data)
         temporary.replace(path)
     except BaseException:
         with contextlib.suppress(OSError):

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .archives import archive_format, check_archive
-from .common import CHUNK, METADATA_DIR, DeployError, Layer
+from .common import CHUNK, METADATA_DIR, DeployError, Layer, open_new
 from .metadata_reader import checked_layer, dependency_order, load_metadata
 from .oci_layout import INDEX_ARTIFACT, LAYER_ARTIFACT, LAYER_CONFIG
 from .registry_client import DIGEST, OCI_INDEX, OCI_MANIFEST, RegistryClient, is_registry, parse_reference
@@ -134,7 +134,7 @@ class RegistrySource(LayerSource):
         partial = path.with_name(f".{path.name}.partial")
         digest, received = hashlib.sha256(), 0
         try:
-            with self.client.open_blob(f"sha256:{sha256}") as response, partial.open("wb") as out:
+            with self.client.open_blob(f"sha256:{sha256}") as response, open_new(partial) as out:
                 for chunk in iter(lambda: response.read(CHUNK), b""):
                     received += len(chunk)
                     if received > size:
