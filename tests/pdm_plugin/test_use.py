@@ -60,6 +60,27 @@ def test_use_selects_a_built_layer_for_pdm_run_and_guards_it(
     pdm(["run", "python", "-c", probe], obj=project, strict=True)
     assert f"prefix {app}" in capfd.readouterr().out
 
+    # A versioned layer moves to a new folder with each lock version: the selection follows it.
+    spec = root / "pyproject.toml"
+    spec.write_text(spec.read_text().replace('name = "echo"\n', 'name = "echo"\nversioned = true\n'))
+    pdm(["stack", "build", "--lock"], obj=project, strict=True)
+    pdm(["stack", "use", "echo"], obj=project, strict=True)
+    selected = Path((root / ".pdm-python").read_text().strip()).parent.parent
+    name, _, version = selected.name.partition("@")
+    assert (selected.parent, name) == (root / "_build", "app-echo") and version.isdigit()
+    spec.write_text(
+        spec.read_text().replace(
+            'launch_module = "echo.py"\nrequirements = []',
+            'launch_module = "echo.py"\nrequirements = ["idna"]',
+        )
+    )
+    pdm(["stack", "build", "--lock", "--skip", ":all"], obj=project, strict=True)
+    app = root / "_build" / f"app-echo@{int(version) + 1}"
+    assert Path((root / ".pdm-python").read_text().strip()) == app / "bin" / "python"
+    capfd.readouterr()
+    pdm(["run", "python", "-c", probe + "; import idna"], obj=project, strict=True)
+    assert f"prefix {app}" in capfd.readouterr().out
+
     pdm(["stack", "use", "--reset"], obj=project, strict=True)
     assert not (root / ".pdm-python").exists()
     assert "No stack layer is selected" in pdm(["stack", "use"], obj=project, strict=True).stdout

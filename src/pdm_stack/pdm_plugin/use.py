@@ -96,6 +96,8 @@ def select_interpreter(project: Project, python: Path) -> str:
             field="requires-python",
         )
     project.python = info
+    # As `pdm use` does: an environment made for the previous interpreter must not be reused.
+    project.environment = None
     return str(info.version)
 
 
@@ -157,7 +159,9 @@ def refuse_installs_into_layer(
 
 def follow_rebuilt_layer(project: Project, stack: Stack, layers: list[Layer]) -> None:
     """After a build: a selected versioned layer moves to its newly built folder."""
-    current = selected_layer_folder(project)
+    python = selected_interpreter(project)
+    # The folder itself may be gone: a new lock version's build replaces the previous one.
+    current = python.parent.parent if python is not None else None
     if current is None or current.parent.resolve() != stack.settings.build_dir.resolve():
         return
     for layer in layers:
