@@ -1,65 +1,70 @@
-"""Reporters: what the core prints, also from several threads at once."""
+"""What a command prints while it locks layers in parallel: whole lines, one step per line."""
 
 from __future__ import annotations
 
-import threading
-import time
-from contextlib import contextmanager
-from typing import TYPE_CHECKING
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
 
-from pdm_stack.reporting import ConcurrentReporter, Reporter
+import pytest
 
-if TYPE_CHECKING:
-    from collections.abc import Iterator
+from tests.fixtures.pure_wheels import make_pure_wheel
 
+APPS = ("alpha", "beta", "gamma", "delta")
 
-class OneSpinnerReporter:
-    """Like a terminal UI: one live spinner at a time, and lines that must not interleave."""
+SPEC = """
+[project]
+name = "parallel"
+version = "0"
 
-    verbosity = 0
+[tool.pdm-stack]
+find_links = ["wheels"]
 
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-        self.spinning = 0
-        self.errors: list[str] = []
+[[tool.venvstacks.runtimes]]
+name = "cpython-3.11"
+python_implementation = "cpython@3.11"
+requirements = []
+platforms = ["linux_x86_64"]
+"""
 
-    def info(self, message: str) -> None:
-        self.lines.append(message)
-
-    detail = warn = info
-
-    @contextmanager
-    def step(self, title: str) -> Iterator[None]:
-        self.spinning += 1
-        if self.spinning > 1:
-            self.errors.append(f"two spinners at once ({title})")
-        time.sleep(0.001)
-        yield
-        self.spinning -= 1
-
-
-def run_in_threads(reporter: Reporter) -> None:
-    def work(number: int) -> None:
-        for step in range(20):
-            with reporter.step(f"layer-{number}: step {step}"):
-                reporter.info(f"layer-{number}: done {step}")
-
-    threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+APP = """
+[[tool.venvstacks.applications]]
+name = "{name}"
+runtime = "cpython-3.11"
+launch_module = "{name}_main.py"
+requirements = ["pdmstack-{name}"]
+"""
 
 
-def test_parallel_work_announces_steps_as_lines_instead_of_spinners() -> None:
-    terminal = OneSpinnerReporter()
-    run_in_threads(ConcurrentReporter(terminal))
-    assert terminal.errors == []
-    assert len(terminal.lines) == 4 * 20 * 2
-    assert sum(line.endswith(" ...") for line in terminal.lines) == 4 * 20
+@pytest.mark.network
+def test_parallel_locks_print_whole_lines_through_the_real_command(tmp_path: Path) -> None:
+    """Four apps lock at once (worker threads); their messages reach stderr as whole lines,
+    each step announced on its own line, never two messages run together."""
+    for name in APPS:
+        make_pure_wheel(tmp_path / "wheels", f"pdmstack-{name}", "1.0")
+        (tmp_path / f"{name}_main.py").write_text("print('hi')\n")
+    spec = tmp_path / "pyproject.toml"
+    spec.write_text(SPEC + "".join(APP.format(name=name) for name in APPS))
 
+    result = subprocess.run(
+        [sys.executable, "-m", "pdm_stack", "lock", "-p", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PDM_CHECK_UPDATE": "false"},
+        check=False,
+    )
 
-def test_without_it_spinners_would_collide() -> None:
-    terminal = OneSpinnerReporter()
-    run_in_threads(terminal)
-    assert terminal.errors  # the situation ConcurrentReporter exists for
+    assert result.returncode == 0, result.stderr
+    lines = result.stderr.splitlines()
+    names = r"cpython-3\.11|app-(?:alpha|beta|gamma|delta)"
+    whole = re.compile(
+        r"Locking (?:runtime|application) '(?:cpython-3\.11|alpha|beta|gamma|delta)' \.\.\."
+        rf"|(?:{names}): locked \(lock_version 1; [01] package\(s\)\)"
+        r"|Locked 5 layer\(s\) into .*; updated: .*"
+    )
+    assert [line for line in lines if not whole.fullmatch(line)] == []
+    for name in APPS:
+        assert lines.count(f"Locking application '{name}' ...") == 1, lines
+        assert lines.count(f"app-{name}: locked (lock_version 1; 1 package(s))") == 1, lines

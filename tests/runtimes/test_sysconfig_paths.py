@@ -6,6 +6,8 @@ import json
 import runpy
 import shutil
 import subprocess
+import sys
+import sysconfig
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +22,6 @@ from pdm_stack.runtimes.sysconfig_paths import (
 )
 from tests.fixtures.runtimes import clean_env, copy_runtime
 
-GCLOUD_PBS = Path("/usr/lib/google-cloud-sdk/platform/bundledpythonunix")
 DATA_NAME = "_sysconfigdata__linux_x86_64-linux-gnu.py"
 
 
@@ -211,31 +212,35 @@ def test_read_build_time_vars_never_executes(tmp_path: Path) -> None:
         read_build_time_vars(data)
 
 
-@pytest.mark.skipif(not GCLOUD_PBS.is_dir(), reason="no PBS build on this machine")
-def test_real_pbs_text_files(tmp_path: Path) -> None:
-    """The text files of a real PBS build (Google Cloud SDK bundles one)."""
+def test_real_cpython_text_files(tmp_path: Path) -> None:
+    """The sysconfig text files of a real CPython build (the interpreter running the tests), with
+    its recorded prefix moved to ``/install`` as in a python-build-standalone build."""
+    real = str(sysconfig.get_config_var("prefix"))
+    source = Path(real)
+    series = f"python{sys.version_info.major}.{sys.version_info.minor}"
     root = tmp_path / "rt"
     for pattern in (
-        "lib/python3.*/_sysconfigdata_*.py",
-        "lib/python3.*/config-*/Makefile",
-        "lib/pkgconfig/*.pc",
+        f"lib/{series}/_sysconfigdata_*.py",
+        f"lib/{series}/config-*/Makefile",
+        "lib/pkgconfig/python*.pc",
+        f"bin/{series}-config",
     ):
-        for source in GCLOUD_PBS.glob(pattern):
-            target = root / source.relative_to(GCLOUD_PBS)
+        for found in source.glob(pattern):
+            target = root / found.relative_to(source)
             target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target)
+            text = found.read_text(encoding="utf-8", errors="surrogateescape")
+            target.write_text(text.replace(real, "/install"), encoding="utf-8", errors="surrogateescape")
+            target.chmod(found.stat().st_mode & 0o777)
             if target.name.startswith("_sysconfigdata"):
                 (target.parent / "os.py").touch()  # what marks lib/python3.X as a stdlib
-    for source in GCLOUD_PBS.glob("bin/python3.*-config"):
-        (root / "bin").mkdir(exist_ok=True)
-        shutil.copy2(source, root / "bin" / source.name)
     data_file = next(root.glob("lib/python3.*/_sysconfigdata_*.py"))
     original = read_build_time_vars(data_file)
+    assert original["prefix"] == "/install"
     make_sysconfig_relocatable(root)
     _assert_no_old_prefix(root, "/install")
     relocated = runpy.run_path(str(data_file))["build_time_vars"]
     assert relocated.keys() == original.keys()
-    assert relocated["LIBDIR"] == f"{root}/lib"
+    assert relocated["prefix"] == str(root)
     for key, value in original.items():
         if isinstance(value, str) and "/install" not in value:
             assert relocated[key] == value, key
