@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import tomlkit
 
-from pdm_stack.building.installer import run_uv_install
+from pdm_stack.building.uv_install import run_uv_install
 from pdm_stack.errors import StackError
 
 if TYPE_CHECKING:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pdm_stack.building.build_records import BuildRecord, built_record, inputs_hash, retire_previous_folder
-from pdm_stack.building.installer import install_requirements
+from pdm_stack.building.uv_install import install_requirements
 from pdm_stack.building.layer_config import LayerConfig
 from pdm_stack.building.locked_install import install_locked, packages_for
 from pdm_stack.building.scripts import make_scripts_relocatable
