@@ -6,7 +6,7 @@ from pdm_stack.errors import StackError
 from pdm_stack.graph import select_layers
 from pdm_stack.stack import open_stack
 from tests.fixtures.specs import SpecWriter
-from tests.graph.test_layers import DIAMOND
+from tests.graph.test_layer_graph import DIAMOND
 
 
 def _names(layers: list) -> list[str]:  # type: ignore[type-arg]
