@@ -52,6 +52,9 @@ requirements = ["idna"]
 
 FACTS = """
 import json, sys, idna, six
+
+#: Locks (and installs) real packages from PyPI.
+pytestmark = pytest.mark.network
 print(json.dumps({
     "prefix": sys.prefix,
     "base_prefix": sys.base_prefix,

@@ -37,10 +37,13 @@ from tests.building.layer_projects import (
 )
 from tests.fixtures.runtimes import clean_env
 
-pytestmark = pytest.mark.skipif(
-    not sys.platform.startswith("linux") or sys.version_info[:2] != (3, 11),
-    reason="builds layers for linux_x86_64 from the running CPython 3.11",
-)
+pytestmark = [
+    pytest.mark.skipif(
+        not sys.platform.startswith("linux") or sys.version_info[:2] != (3, 11),
+        reason="builds layers for linux_x86_64 from the running CPython 3.11",
+    ),
+    pytest.mark.network,  # installs numpy and six from PyPI
+]
 
 
 # ---- the module's stack ---------------------------------------------------------------------------

@@ -12,6 +12,9 @@ from pdm_stack.errors import StackError
 from pdm_stack.lock import LockError, LockInputs, check_lock, load_layer_lock, lock_layer
 from pdm_stack.lock.layer_lock import LockPaths
 
+#: Locks (and installs) real packages from PyPI.
+pytestmark = pytest.mark.network
+
 # A fixed cutoff keeps resolutions reproducible whatever PyPI publishes later.
 CUTOFF = "2025-06-01T00:00:00Z"
 PLATFORMS = ("win_amd64", "linux_x86_64", "macosx_arm64")

@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 
     from tests.fixtures.http_server import LocalHTTPServer
 
+
+#: Locks (and installs) real packages from PyPI.
+pytestmark = pytest.mark.network
 CUTOFF = "2025-06-01T00:00:00Z"
 
 STACK = """

@@ -21,6 +21,9 @@ if TYPE_CHECKING:
 
     from tests.fixtures.http_server import LocalHTTPServer
 
+
+#: Locks (and installs) real packages from PyPI.
+pytestmark = pytest.mark.network
 STACK = """
 [project]
 name = "demo"

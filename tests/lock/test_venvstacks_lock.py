@@ -20,6 +20,9 @@ if TYPE_CHECKING:
     from pdm.project import Project
     from pdm.pytest import PDMCallable
 
+
+#: Locks (and installs) real packages from PyPI.
+pytestmark = pytest.mark.network
 EXAMPLE = Path(__file__).parents[1] / "fixtures" / "venvstacks_example"
 PLATFORMS = ("linux_x86_64", "win_amd64", "macosx_arm64")
 LAYERS = ("cpython-3.11", "framework-web", "app-hello")

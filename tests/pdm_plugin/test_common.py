@@ -15,6 +15,10 @@ if TYPE_CHECKING:
     from tests.fixtures.specs import SpecWriter
 
 
+#: Locks (and installs) real packages from PyPI.
+pytestmark = pytest.mark.network
+
+
 def test_ctrl_c_is_one_line_and_exit_status_130(
     write_spec: SpecWriter, pdm: PDMCallable, project: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:

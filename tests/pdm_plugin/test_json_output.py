@@ -9,12 +9,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import pytest
+
 from tests.fixtures.json_documents import run_json
 from tests.publish.test_commands import write_stack
 
 if TYPE_CHECKING:
     from pdm.project import Project
     from pdm.pytest import PDMCallable
+
+
+#: Locks (and installs) real packages from PyPI.
+pytestmark = pytest.mark.network
 
 
 def test_errors_are_json_documents_too(pdm: PDMCallable, project: Project, tmp_path: Path) -> None:
