@@ -261,3 +261,22 @@ def test_wrong_credentials_are_one_line_and_secret_free(
     assert "\n" not in message and wrong not in message and PASSWORD not in message
     with pytest.raises(DeployError, match="the registry needs credentials"):
         RegistryClient(parse_reference(location), environ={}).manifest("v1")
+
+
+def test_a_download_kept_from_an_interrupted_deployment_is_reused_only_if_intact(
+    start_registry: Any, tmp_path: Path
+) -> None:
+    registry = start_registry("open")
+    published = publish_single(tmp_path / "out", "rt", [])
+    location = registry.location("cache/stack")
+    push_stack(RegistryClient(parse_reference(location)), tmp_path / "out", "v1", PlainReporter())
+    archive = (tmp_path / "out" / "rt.tar.gz").read_bytes()
+    kept = tmp_path / "target/__venvstacks__/downloads" / f"{published['archive_hashes']['sha256']}.tar.gz"
+    kept.parent.mkdir(parents=True)
+    for cached, fetches in [(archive, 0), (archive[:-1] + b"x", 1)]:
+        kept.write_bytes(cached)
+        source = RegistrySource(f"{location}:v1")
+        mark = registry.mark()
+        paths = source.fetch(source.layers(), tmp_path / "target", lambda _: None)
+        assert paths["rt"].read_bytes() == archive
+        assert len(blob_bytes(registry.requests(mark))) == 1 + fetches  # the config, + the archive

@@ -80,7 +80,6 @@ class RegistrySource(LayerSource):
             raise DeployError(f"'{location}': name the stack to deploy with :TAG (or @sha256:...)")
         self.where = str(reference)
         self.client = RegistryClient(reference, credentials=credentials, insecure=insecure)
-        self._blobs: dict[str, tuple[str, int]] = {}
 
     def layers(self) -> list[Layer]:
         client = self.client
@@ -120,14 +119,23 @@ class RegistrySource(LayerSource):
         downloads.mkdir(parents=True, exist_ok=True)
         archives = {}
         for layer in layers:
-            sha256, size = layer["archive_hashes"]["sha256"], layer["archive_size"]
+            name, sha256, size = (
+                layer["install_target"],
+                layer["archive_hashes"]["sha256"],
+                layer["archive_size"],
+            )
             path = downloads / f"{sha256}.{archive_format(layer)}"
-            if not path.is_file():
-                log(f"{layer['install_target']}: fetching {size / 1e6:.1f} MB from {self.where}")
-                self._download(sha256, size, path)
-            # The folder checks (size, sha256) again, also for what an earlier attempt fetched.
-            name = layer["install_target"]
-            archives[name] = check_archive(downloads, dict(layer, archive_name=path.name))
+            checked = dict(layer, archive_name=path.name)
+            if path.is_file():
+                # Verified by an earlier, interrupted attempt: used if it is still intact.
+                try:
+                    archives[name] = check_archive(downloads, checked)
+                    continue
+                except DeployError:
+                    path.unlink()
+            log(f"{name}: fetching {size / 1e6:.1f} MB from {self.where}")
+            self._download(sha256, size, path)
+            archives[name] = check_archive(downloads, checked)
         return archives
 
     def _download(self, sha256: str, size: int, path: Path) -> None:
