@@ -163,6 +163,11 @@ def open_archive(
             yield tar
 
 
+def _remember_error(error: type[Exception]) -> None:
+    if error not in _ZSTD_ERRORS:  # checked before unpacking, then opened: import once, list once
+        _ZSTD_ERRORS.append(error)
+
+
 def _zstd_reader(path: Path) -> Callable[[BinaryIO], io.BufferedIOBase]:
     """How to decompress a .tar.zst here; a clear error (before anything is unpacked) if we can't."""
     try:
@@ -170,7 +175,7 @@ def _zstd_reader(path: Path) -> Callable[[BinaryIO], io.BufferedIOBase]:
     except ImportError:
         pass
     else:
-        _ZSTD_ERRORS.append(zstd.ZstdError)
+        _remember_error(zstd.ZstdError)
         return lambda source: zstd.open(source, "rb")  # type: ignore[no-any-return,unused-ignore]
     try:
         import zstandard
@@ -179,7 +184,7 @@ def _zstd_reader(path: Path) -> Callable[[BinaryIO], io.BufferedIOBase]:
             f"{path.name}: unpacking .tar.zst needs Python 3.14+ or the 'zstandard' package"
             " (pip install zstandard); or publish in the default tar.gz format"
         ) from None
-    _ZSTD_ERRORS.append(zstandard.ZstdError)
+    _remember_error(zstandard.ZstdError)
 
     def open_zstd(source: BinaryIO) -> io.BufferedIOBase:
         reader = zstandard.ZstdDecompressor().stream_reader(source, read_across_frames=True, closefd=False)
