@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pdm_stack.building.build_records import BuildRecord, built_record, inputs_hash, retire_previous_folder
-from pdm_stack.building.uv_install import install_requirements
 from pdm_stack.building.layer_config import LayerConfig
 from pdm_stack.building.locked_install import install_locked, packages_for
 from pdm_stack.building.scripts import make_scripts_relocatable
 from pdm_stack.building.staging import staged_layer
+from pdm_stack.building.uv_install import install_requirements
 from pdm_stack.errors import StackError
 from pdm_stack.indexes import strip_credentials
 from pdm_stack.runtimes.provider import RuntimeSettings, obtain_runtime
