@@ -12,13 +12,12 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from pdm_stack.building.build_records import BuildRecord, built_record, inputs_hash, retire_previous_folder
+from pdm_stack.building.build_records import inputs_hash
+from pdm_stack.building.layer_builder import LayerBuilder
 from pdm_stack.building.layer_config import LayerConfig
 from pdm_stack.building.locked_install import install_locked, packages_for
-from pdm_stack.building.scripts import make_scripts_relocatable
-from pdm_stack.building.staging import staged_layer
 from pdm_stack.building.uv_install import install_requirements
 from pdm_stack.errors import StackError
 from pdm_stack.indexes import strip_credentials
@@ -29,6 +28,7 @@ if TYPE_CHECKING:
     from pdm_stack.graph import Layer
     from pdm_stack.lock.stack_lock import LockedLayer
     from pdm_stack.reporting import Reporter
+    from pdm_stack.runtimes.provider import ObtainedRuntime, RuntimeSource
 
 #: Version of what this module adds to a runtime (layer config, script rewriting); bumping it
 #: rebuilds existing runtime layers on the next build.
@@ -67,55 +67,68 @@ def runtime_inputs(layer: Layer, locked: LockedLayer | None = None, platform: st
     )
 
 
-def build_runtime_layer(
-    layer: Layer,
-    build_dir: Path,
-    settings: RuntimeSettings,
-    reporter: Reporter,
-    *,
-    clean: bool = False,
-    install: InstallOptions | None = None,
-    locked: LockedLayer | None = None,
-) -> str:
-    """Build ``<build_dir>/<install target>``; returns what happened: ``built`` or ``up to date``."""
-    install = install or InstallOptions()
-    target = locked.install_target if locked else layer.env_name
-    dest = build_dir / target
-    wanted = runtime_inputs(layer, locked, settings.platform)
-    previous = BuildRecord.read(build_dir, layer.env_name)
-    current = built_record(build_dir, layer.env_name)
-    if not clean and current is not None and current.inputs_hash == wanted and current.folder == target:
-        reporter.info(f"{layer.env_name}: up to date")
-        return "up to date"
+class RuntimeLayerBuilder(LayerBuilder):
+    """A runtime layer: a pristine relocatable CPython, then its packages installed into it."""
 
-    obtained = obtain_runtime(layer.spec, settings, reporter)
-    with staged_layer(dest) as staging:
-        title = f"{layer.env_name}: preparing CPython {obtained.source.version} ({obtained.source.kind})"
-        with reporter.step(title):
-            source = obtained.materialize(staging, reporter)
+    def __init__(
+        self,
+        layer: Layer,
+        build_dir: Path,
+        settings: RuntimeSettings,
+        reporter: Reporter,
+        install: InstallOptions | None = None,
+        locked: LockedLayer | None = None,
+    ) -> None:
+        super().__init__(layer, build_dir, locked.install_target if locked else layer.env_name, reporter)
+        self.settings = settings
+        self.install_options = install or InstallOptions()
+        self.locked = locked
+        self.obtained: ObtainedRuntime | None = None
+        self.source: RuntimeSource | None = None
+        self.facts: dict[str, str] = {}
+
+    def inputs_hash(self) -> str:
+        return runtime_inputs(self.layer, self.locked, self.settings.platform)
+
+    def prepare(self) -> None:
+        self.obtained = obtain_runtime(self.layer.spec, self.settings, self.reporter)
+
+    def create(self, staging: Path) -> None:
+        assert self.obtained is not None
+        source = self.obtained.source
+        with self.reporter.step(f"{self.layer.env_name}: preparing CPython {source.version} ({source.kind})"):
+            self.source = self.obtained.materialize(staging, self.reporter)
             make_sysconfig_relocatable(staging)
+        self.facts = _probe(staging / interpreter_relpath(staging), staging, self.layer)
+
+    def install(self, staging: Path) -> list[str]:
         python = staging / interpreter_relpath(staging)
-        facts = _probe(python, staging, layer)
-        packages = _install(layer, locked, python, settings.platform, reporter, install)
-        make_scripts_relocatable(staging / "bin", [staging / "bin"])
-        LayerConfig(
+        return _install(
+            self.layer, self.locked, python, self.settings.platform, self.reporter, self.install_options
+        )
+
+    def config(self, staging: Path) -> LayerConfig:
+        return LayerConfig(
             python=str(interpreter_relpath(staging)),
-            py_version=facts["version"],
+            py_version=self.facts["version"],
             base_python=str(interpreter_relpath(staging)),
-            site_dir=facts["site_dir"],
-        ).write(staging)
-    BuildRecord(
-        env_name=layer.env_name,
-        inputs_hash=wanted,
-        locked=locked is not None,
-        runtime_source=source.to_json(),
-        packages=packages,
-        install_target=target,
-        requirements_hash=locked.requirements_hash if locked else None,
-    ).write(build_dir)
-    reporter.info(f"{layer.env_name}: built CPython {facts['version']} from {source.kind} ({dest})")
-    retire_previous_folder(build_dir, previous, target, reporter)
-    return "built"
+            site_dir=self.facts["site_dir"],
+        )
+
+    def record_fields(self) -> dict[str, Any]:
+        assert self.source is not None
+        return {
+            "locked": self.locked is not None,
+            "runtime_source": self.source.to_json(),
+            "requirements_hash": self.locked.requirements_hash if self.locked else None,
+        }
+
+    def built_message(self, packages: list[str]) -> str:
+        assert self.source is not None
+        return (
+            f"{self.layer.env_name}: built CPython {self.facts['version']} from {self.source.kind}"
+            f" ({self.build_dir / self.target})"
+        )
 
 
 def _install(

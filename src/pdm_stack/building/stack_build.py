@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING
 from pdm_stack.app_modules import app_module_files
 from pdm_stack.building.app_pitfalls import output_folder_warnings
 from pdm_stack.building.build_records import built_record
-from pdm_stack.building.runtime_layer import InstallOptions, build_runtime_layer
+from pdm_stack.building.runtime_layer import InstallOptions, RuntimeLayerBuilder
 from pdm_stack.building.staging import build_lock, clean_stale_staging
-from pdm_stack.building.venv_layer import LowerBuild, build_venv_layer, read_lower_build
+from pdm_stack.building.venv_layer import LowerBuild, VenvLayerBuilder, read_lower_build
 from pdm_stack.errors import StackError
 from pdm_stack.stack_spec.model import LayerKind
 
@@ -97,28 +97,16 @@ def _build_one(
         reporter.info(f"{layer.env_name}: skipped (not built for {platform})")
         return "skipped"
     if layer.kind is LayerKind.RUNTIME:
-        return build_runtime_layer(
-            layer,
-            build_dir,
-            runtime_settings,
-            reporter,
-            clean=clean,
-            install=install,
-            locked=locks.get(layer.env_name),
+        runtime = RuntimeLayerBuilder(
+            layer, build_dir, runtime_settings, reporter, install, locks.get(layer.env_name)
         )
+        return runtime.build(clean=clean)
     lowers = [_lower_build(stack, name, build_dir, layer) for name in layer.depends_on]
     app_files = app_module_files(layer.spec, stack.spec.root) if layer.kind is LayerKind.APPLICATION else []
-    return build_venv_layer(
-        layer,
-        locks[layer.env_name],
-        lowers,
-        build_dir,
-        reporter,
-        platform=platform,
-        install=install,
-        app_files=app_files,
-        clean=clean,
+    builder = VenvLayerBuilder(
+        layer, locks[layer.env_name], lowers, build_dir, reporter, platform, install, app_files
     )
+    return builder.build(clean=clean)
 
 
 def _check_locks(layers: Sequence[Layer], locks: Mapping[str, LockedLayer]) -> None:

@@ -18,18 +18,17 @@ import os
 import subprocess
 import sys
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pdm_stack.app_modules import copy_module_files, files_hash, launch_module_name
 from pdm_stack.atomic_files import write_atomically
 from pdm_stack.building.app_pitfalls import shadowing_warnings
-from pdm_stack.building.build_records import BuildRecord, built_record, inputs_hash, retire_previous_folder
+from pdm_stack.building.build_records import built_record, inputs_hash
 from pdm_stack.building.dynlibs import DynlibSource, link_lower_dynlibs
+from pdm_stack.building.layer_builder import LayerBuilder
 from pdm_stack.building.layer_config import LayerConfig, read_layer_config
 from pdm_stack.building.locked_install import install_locked, packages_for
-from pdm_stack.building.scripts import make_scripts_relocatable
 from pdm_stack.building.sitecustomize import SITECUSTOMIZE_VERSION, relative_site_dir, render_sitecustomize
-from pdm_stack.building.staging import staged_layer
 from pdm_stack.errors import StackError
 from pdm_stack.stack_spec.model import LayerKind
 
@@ -107,92 +106,103 @@ def venv_inputs(
     )
 
 
-def build_venv_layer(
-    layer: Layer,
-    locked: LockedLayer,
-    lowers: Sequence[LowerBuild],
-    build_dir: Path,
-    reporter: Reporter,
-    *,
-    platform: str,
-    install: InstallOptions,
-    app_files: Sequence[ModuleFile] = (),
-    clean: bool = False,
-) -> str:
-    """Build ``<build_dir>/<install target>``; returns ``built`` or ``up to date``.
+class VenvLayerBuilder(LayerBuilder):
+    """A framework or application layer: a venv chained to the layers below it."""
 
-    ``lowers`` are the built layers of ``layer.depends_on``, in that order (the runtime last).
-    """
-    if sys.platform == "win32":
-        raise StackError("framework and application layers cannot be built on Windows yet", layer=layer.label)
-    if not lowers or [lower.env_name for lower in lowers] != list(layer.depends_on):
-        raise StackError("internal error: lower layers do not match depends_on", layer=layer.label)
-    target = locked.install_target
-    wanted = venv_inputs(layer, locked, lowers, app_files, platform)
-    previous = BuildRecord.read(build_dir, layer.env_name)
-    current = built_record(build_dir, layer.env_name)
-    if not clean and current is not None and current.inputs_hash == wanted and current.folder == target:
-        reporter.info(f"{layer.env_name}: up to date")
-        return "up to date"
-
-    runtime = lowers[-1]
-    below = ", ".join(lower.folder for lower in lowers)
-    reporter.info(f"{layer.env_name}: building {target} (on {below})")
-    with staged_layer(build_dir / target) as staging:
-        site_dir = write_venv(staging, runtime)
-        count = len(packages_for(locked.lock, platform))
-        with reporter.step(f"{layer.env_name}: installing {count} package(s)"):
-            pins = install_locked(
-                staging / "bin" / "python",
-                locked.lock,
-                platform,
-                reporter,
-                label=layer.label,
-                index_args=install.index_args,
-                env=dict(install.env),
-                lock_dir=locked.paths.folder,
+    def __init__(
+        self,
+        layer: Layer,
+        locked: LockedLayer,
+        lowers: Sequence[LowerBuild],
+        build_dir: Path,
+        reporter: Reporter,
+        platform: str,
+        install: InstallOptions,
+        app_files: Sequence[ModuleFile] = (),
+    ) -> None:
+        """``lowers`` are the built layers of ``layer.depends_on``, in that order (the runtime last)."""
+        if sys.platform == "win32":
+            raise StackError(
+                "framework and application layers cannot be built on Windows yet", layer=layer.label
             )
-        make_scripts_relocatable(staging / "bin", [staging / "bin"])
-        if layer.kind is LayerKind.APPLICATION:
-            sites = [(layer.env_name, staging / site_dir)]
-            sites += [(lower.env_name, build_dir / lower.folder / lower.site_dir) for lower in lowers]
-            for warning in shadowing_warnings(layer.spec, sites):
-                reporter.warn(warning)
-        if app_files:
-            copied = copy_module_files(app_files, staging / site_dir)
-            reporter.info(f"{layer.env_name}: copied {copied} file(s) of the application's modules")
-        pylib_dirs = [f"../{lower.folder}/{lower.site_dir}" for lower in lowers]
-        write_sitecustomize(staging / site_dir, target, site_dir, lowers)
-        dynlib_dirs = link_lower_dynlibs(
+        if not lowers or [lower.env_name for lower in lowers] != list(layer.depends_on):
+            raise StackError("internal error: lower layers do not match depends_on", layer=layer.label)
+        super().__init__(layer, build_dir, locked.install_target, reporter)
+        self.locked = locked
+        self.lowers = lowers
+        self.runtime = lowers[-1]
+        self.platform = platform
+        self.install_options = install
+        self.app_files = app_files
+        self.site_dir = ""
+        self.dynlib_dirs: list[str] = []
+
+    def inputs_hash(self) -> str:
+        return venv_inputs(self.layer, self.locked, self.lowers, self.app_files, self.platform)
+
+    def prepare(self) -> None:
+        below = ", ".join(lower.folder for lower in self.lowers)
+        self.reporter.info(f"{self.layer.env_name}: building {self.target} (on {below})")
+
+    def create(self, staging: Path) -> None:
+        self.site_dir = write_venv(staging, self.runtime)
+
+    def install(self, staging: Path) -> list[str]:
+        count = len(packages_for(self.locked.lock, self.platform))
+        with self.reporter.step(f"{self.layer.env_name}: installing {count} package(s)"):
+            return install_locked(
+                staging / "bin" / "python",
+                self.locked.lock,
+                self.platform,
+                self.reporter,
+                label=self.layer.label,
+                index_args=self.install_options.index_args,
+                env=dict(self.install_options.env),
+                lock_dir=self.locked.paths.folder,
+            )
+
+    def add(self, staging: Path) -> None:
+        if self.layer.kind is LayerKind.APPLICATION:
+            sites = [(self.layer.env_name, staging / self.site_dir)]
+            sites += [
+                (lower.env_name, self.build_dir / lower.folder / lower.site_dir) for lower in self.lowers
+            ]
+            for warning in shadowing_warnings(self.layer.spec, sites):
+                self.reporter.warn(warning)
+        if self.app_files:
+            copied = copy_module_files(self.app_files, staging / self.site_dir)
+            self.reporter.info(f"{self.layer.env_name}: copied {copied} file(s) of the application's modules")
+        write_sitecustomize(staging / self.site_dir, self.target, self.site_dir, self.lowers)
+        self.dynlib_dirs = link_lower_dynlibs(
             staging,
             [
-                DynlibSource(lower.env_name, build_dir / lower.folder, lower.dynlib_exclude)
-                for lower in lowers
+                DynlibSource(lower.env_name, self.build_dir / lower.folder, lower.dynlib_exclude)
+                for lower in self.lowers
             ],
-            label=layer.label,
-            reporter=reporter,
+            label=self.layer.label,
+            reporter=self.reporter,
         )
-        LayerConfig(
+
+    def config(self, staging: Path) -> LayerConfig:
+        application = self.layer.kind is LayerKind.APPLICATION
+        return LayerConfig(
             python="bin/python",
-            py_version=runtime.py_version,
-            base_python=f"../{runtime.folder}/{runtime.python}",
-            site_dir=site_dir,
-            pylib_dirs=pylib_dirs,
-            dynlib_dirs=dynlib_dirs,
-            launch_module=launch_module_name(layer.spec) if layer.kind is LayerKind.APPLICATION else None,
-        ).write(staging)
-        check_started(staging, build_dir, layer, site_dir, lowers)
-    BuildRecord(
-        env_name=layer.env_name,
-        inputs_hash=wanted,
-        locked=True,
-        packages=pins,
-        install_target=target,
-        requirements_hash=locked.requirements_hash,
-    ).write(build_dir)
-    reporter.info(f"{layer.env_name}: built {len(pins)} package(s) into {build_dir / target}")
-    retire_previous_folder(build_dir, previous, target, reporter)
-    return "built"
+            py_version=self.runtime.py_version,
+            base_python=f"../{self.runtime.folder}/{self.runtime.python}",
+            site_dir=self.site_dir,
+            pylib_dirs=[f"../{lower.folder}/{lower.site_dir}" for lower in self.lowers],
+            dynlib_dirs=self.dynlib_dirs,
+            launch_module=launch_module_name(self.layer.spec) if application else None,
+        )
+
+    def check(self, staging: Path) -> None:
+        check_started(staging, self.build_dir, self.layer, self.site_dir, self.lowers)
+
+    def record_fields(self) -> dict[str, Any]:
+        return {"locked": True, "requirements_hash": self.locked.requirements_hash}
+
+    def built_message(self, packages: list[str]) -> str:
+        return f"{self.layer.env_name}: built {len(packages)} package(s) into {self.build_dir / self.target}"
 
 
 def write_venv(layer_dir: Path, runtime: LowerBuild) -> str:
