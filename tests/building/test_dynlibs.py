@@ -332,6 +332,7 @@ def _uv(*args: str, cache: Path) -> None:
     assert proc.returncode == 0, proc.stderr
 
 
+@pytest.mark.slow
 def test_wheels_installed_by_uv_into_chained_venvs(
     relocatable_runtime: Path, demo_wheels: tuple[Path, Path], tmp_path: Path
 ) -> None:

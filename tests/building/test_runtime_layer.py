@@ -108,6 +108,7 @@ def test_reuses_pdm_install_without_touching_it(
     assert shown["layers"][0]["build_dir"] == str(layer)
 
 
+@pytest.mark.slow
 def test_local_cpython_runtime_runs_after_two_moves(
     pdm: PDMCallable, project: Project, tmp_path: Path
 ) -> None:
@@ -315,6 +316,7 @@ def test_mirror_serving_other_bytes_is_refused(
     assert not (spec.parent / "_build" / "cpython-3.11").exists()
 
 
+@pytest.mark.slow
 def test_unreachable_download_falls_back_to_local_with_warning(
     pdm: PDMCallable, project: Project, tmp_path: Path, unreachable_url: str, fake_pbs_table: dict[str, str]
 ) -> None:
@@ -348,6 +350,7 @@ print(include, tiny.answer())
 """
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("cc") is None, reason="needs a C compiler")
 def test_c_extension_builds_against_a_moved_runtime(
     pdm: PDMCallable, project: Project, tmp_path: Path

@@ -113,6 +113,7 @@ def test_classification(
     assert found.version == "3.11.9"
 
 
+@pytest.mark.slow
 def test_find_running_interpreter(running: LocalInterpreter) -> None:
     if not running.usable:
         pytest.skip("the running interpreter is a static build")

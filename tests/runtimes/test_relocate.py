@@ -73,6 +73,7 @@ def _assert_self_contained(root: Path, facts: dict[str, object]) -> None:
         assert _inside(lib, root), lib
 
 
+@pytest.mark.slow
 def test_runtime_survives_being_moved_twice(relocatable_runtime: Path, tmp_path: Path) -> None:
     expected_version = sys.version
     first = copy_runtime(relocatable_runtime, tmp_path / "first" / "runtime")
@@ -127,6 +128,7 @@ def test_runtime_layout(relocatable_runtime: Path) -> None:
     assert (relocatable_runtime / "include" / f"python{major_minor}" / "Python.h").is_file()
 
 
+@pytest.mark.slow
 def test_runtime_copy_is_recognised_as_pbs_like_and_copied_as_is(
     relocatable_runtime: Path, tmp_path: Path
 ) -> None:
@@ -284,6 +286,7 @@ def test_content_hash_is_stable_and_sensitive(tmp_path: Path) -> None:
     assert runtime_content_hash(tree) != digest
 
 
+@pytest.mark.slow
 def test_content_hash_of_real_runtime_copies(relocatable_runtime: Path, tmp_path: Path) -> None:
     copy = copy_runtime(relocatable_runtime, tmp_path / "copy")
     assert runtime_content_hash(copy) == runtime_content_hash(relocatable_runtime)
