@@ -21,6 +21,10 @@ if TYPE_CHECKING:
     from pdm.project import Project
     from pdm.pytest import PDMCallable
 
+#: Locks (and installs) real packages from PyPI.
+pytestmark = pytest.mark.network
+
+
 PYTHON = f"{sys.version_info[0]}.{sys.version_info[1]}"
 
 STACK = f"""
@@ -52,9 +56,6 @@ requirements = ["idna"]
 
 FACTS = """
 import json, sys, idna, six
-
-#: Locks (and installs) real packages from PyPI.
-pytestmark = pytest.mark.network
 print(json.dumps({
     "prefix": sys.prefix,
     "base_prefix": sys.base_prefix,

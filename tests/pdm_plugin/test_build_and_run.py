@@ -27,6 +27,10 @@ if TYPE_CHECKING:
 
     from tests.fixtures.http_server import LocalHTTPServer
 
+#: Locks (and installs) real packages from PyPI.
+pytestmark = pytest.mark.network
+
+
 PYTHON = f"{sys.version_info[0]}.{sys.version_info[1]}"
 
 STACK = f"""
@@ -58,9 +62,6 @@ requirements = []
 
 ECHO = """
 import sys, six
-
-#: Locks (and installs) real packages from PyPI.
-pytestmark = pytest.mark.network
 print("args", sys.argv[1:])
 print("six from", six.__file__)
 sys.exit(int(sys.argv[1]) if sys.argv[1:] and sys.argv[1].isdigit() else 0)
