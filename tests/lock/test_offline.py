@@ -12,7 +12,7 @@ from pdm_stack.lock.layer_lock import LockInputs, other_inputs, other_inputs_has
 from pdm_stack.lock.platforms import platforms_marker, uv_python_platform
 from pdm_stack.lock.pylock import merge_resolutions, parse_pylock, render_pylock
 from pdm_stack.lock.uv_compile import UvFailure, compile_command, explain_failure
-from pdm_stack.stack_spec.targets import glibc_floor
+from pdm_stack.stack_spec.field_values import glibc_floor
 
 
 def test_uv_platform_names() -> None:

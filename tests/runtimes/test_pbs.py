@@ -9,7 +9,7 @@ import pytest
 from pdm_stack.errors import StackError
 from pdm_stack.runtimes.pbs import RuntimeArchive, release_tag, resolve_pbs_archive
 from pdm_stack.runtimes.requests import RuntimeRequest
-from pdm_stack.stack_spec.targets import PLATFORMS
+from pdm_stack.stack_spec.field_values import PLATFORMS
 
 if TYPE_CHECKING:
     from pathlib import Path

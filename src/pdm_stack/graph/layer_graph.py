@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 
 from pdm_stack.errors import StackError
 from pdm_stack.graph.c3 import C3Conflict, c3_merge
+from pdm_stack.stack_spec.field_values import PLATFORMS
 from pdm_stack.stack_spec.model import LayerKind, LayerSpec, StackSpec
-from pdm_stack.stack_spec.targets import PLATFORMS
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator

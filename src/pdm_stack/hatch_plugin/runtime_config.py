@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from pdm_stack.errors import StackError
 from pdm_stack.runtimes.hatch_installs import HatchInstalls, hatch_config, hatch_pythons_dir
 from pdm_stack.runtimes.provider import RuntimeSettings
-from pdm_stack.stack_spec.targets import DEFAULT_LOCAL_RUNTIME, LOCAL_RUNTIME_MODES
+from pdm_stack.stack_spec.field_values import DEFAULT_LOCAL_RUNTIME, LOCAL_RUNTIME_MODES
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

@@ -34,7 +34,7 @@ from pdm_stack.lock.pylock import LayerLock, merge_resolutions, parse_pylock, re
 from pdm_stack.lock.uv_compile import run_compile
 from pdm_stack.lock.venvstacks_lock import FOREIGN_REASON, is_venvstacks_lock, same_pins
 from pdm_stack.reporting import NullReporter, Reporter
-from pdm_stack.stack_spec.targets import glibc_floor
+from pdm_stack.stack_spec.field_values import glibc_floor
 from pdm_stack.uv_tool import find_uv
 
 

@@ -9,7 +9,7 @@ uv invocations can never disagree about what a platform means.
 from __future__ import annotations
 
 from pdm_stack.errors import StackError
-from pdm_stack.stack_spec.targets import DEFAULT_GLIBC, GLIBC_FLOORS, PLATFORMS
+from pdm_stack.stack_spec.field_values import DEFAULT_GLIBC, GLIBC_FLOORS, PLATFORMS
 
 #: uv ``--python-platform`` per venvstacks platform; ``{glibc}`` is the manylinux floor (``2_28``).
 _UV_PLATFORMS: dict[str, str] = {

@@ -16,7 +16,7 @@ from pdm_stack.pdm_plugin.hooks import register_hooks
 from pdm_stack.pdm_plugin.project_file import read_project_file_first
 from pdm_stack.pdm_plugin.stack import StackCommand
 from pdm_stack.pdm_plugin.use import refuse_installs_into_layer
-from pdm_stack.stack_spec.targets import DEFAULT_LOCAL_RUNTIME, LOCAL_RUNTIME_MODES
+from pdm_stack.stack_spec.field_values import DEFAULT_LOCAL_RUNTIME, LOCAL_RUNTIME_MODES
 
 if TYPE_CHECKING:
     from pdm.core import Core

@@ -25,7 +25,7 @@ from pdm_stack.pdm_plugin.json_output import json_option, json_output
 from pdm_stack.pdm_plugin.lock_inputs import lock_options, locking_group
 from pdm_stack.pdm_plugin.runtime_config import runtime_settings
 from pdm_stack.pdm_plugin.use import follow_rebuilt_layer
-from pdm_stack.stack_spec.targets import LOCAL_RUNTIME_MODES
+from pdm_stack.stack_spec.field_values import LOCAL_RUNTIME_MODES
 
 if TYPE_CHECKING:
     import argparse

@@ -18,7 +18,7 @@ from urllib.request import url2pathname
 
 from pdm_stack.errors import StackError
 from pdm_stack.indexes import strip_credentials
-from pdm_stack.stack_spec.targets import PLATFORMS
+from pdm_stack.stack_spec.field_values import PLATFORMS
 
 if TYPE_CHECKING:
     from typing import Literal
@@ -37,7 +37,7 @@ __all__ = [
 MIRROR_CONFIG_KEY = "stack.runtime_mirror"
 MIRROR_ENV_VAR = "PDM_STACK_RUNTIME_MIRROR"
 
-#: pbs-installer's (platform, arch) of each target platform (``stack_spec.targets.PLATFORMS``).
+#: pbs-installer's (platform, arch) of each target platform (``stack_spec.field_values.PLATFORMS``).
 _PBS_TARGETS: dict[str, tuple[str, str]] = {
     "linux_x86_64": ("linux", "x86_64"),
     "linux_aarch64": ("linux", "aarch64"),

@@ -28,7 +28,7 @@ from pdm_stack.runtimes.pbs import RuntimeArchive, resolve_pbs_archive
 from pdm_stack.runtimes.relocate import make_relocatable_runtime, runtime_content_hash
 from pdm_stack.runtimes.requests import RuntimeRequest
 from pdm_stack.runtimes.unpack import register_in_pdm_install_root, unpack_runtime_archive
-from pdm_stack.stack_spec.targets import DEFAULT_LOCAL_RUNTIME, LOCAL_RUNTIME_MODES
+from pdm_stack.stack_spec.field_values import DEFAULT_LOCAL_RUNTIME, LOCAL_RUNTIME_MODES
 
 if TYPE_CHECKING:
     from collections.abc import Callable

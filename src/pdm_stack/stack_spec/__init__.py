@@ -4,6 +4,7 @@
 from it lives in :mod:`pdm_stack.graph`.
 """
 
+from pdm_stack.stack_spec.field_values import PLATFORMS
 from pdm_stack.stack_spec.loader import load_stack
 from pdm_stack.stack_spec.model import (
     LayerKind,
@@ -12,7 +13,6 @@ from pdm_stack.stack_spec.model import (
     StackSettings,
     StackSpec,
 )
-from pdm_stack.stack_spec.targets import PLATFORMS
 
 __all__ = [
     "PLATFORMS",

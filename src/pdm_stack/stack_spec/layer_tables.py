@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any
 from packaging.requirements import InvalidRequirement, Requirement
 
 from pdm_stack.runtimes.requests import RuntimeRequest
+from pdm_stack.stack_spec.field_values import PLATFORMS, glibc_floor
 from pdm_stack.stack_spec.fields import KEYS_BY_KIND, ErrorSink, FieldReader, suggest
 from pdm_stack.stack_spec.model import LayerKind, LayerSpec, RuntimeArchiveSpec
 from pdm_stack.stack_spec.modules import check_app_modules
-from pdm_stack.stack_spec.targets import PLATFORMS, glibc_floor
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -18,6 +18,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 
 from pdm_stack.errors import StackError, StackErrors
 from pdm_stack.indexes import PackageIndex
+from pdm_stack.stack_spec.field_values import LOCAL_RUNTIME_MODES
 from pdm_stack.stack_spec.fields import (
     SETTINGS_KEYS,
     STACK_KEYS,
@@ -29,7 +30,6 @@ from pdm_stack.stack_spec.fields import (
 from pdm_stack.stack_spec.folders import FOLDER_SETTINGS, folder_clash, not_a_folder, settings_folders
 from pdm_stack.stack_spec.layer_tables import LayerContext, parse_layer
 from pdm_stack.stack_spec.model import LayerKind, LayerSpec, StackSettings, StackSpec
-from pdm_stack.stack_spec.targets import LOCAL_RUNTIME_MODES
 from pdm_stack.stack_spec.uv_config import uv_settings, venvstacks_uv_table
 
 SETTINGS_TABLE = "tool.pdm-stack"
