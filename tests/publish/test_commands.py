@@ -45,6 +45,7 @@ platforms = ["linux_x86_64"]
     return spec
 
 
+@pytest.mark.slow
 def test_publish_and_export_a_locked_built_stack(pdm: PDMCallable, project: Project, tmp_path: Path) -> None:
     spec = write_stack(tmp_path / "stack")
     args = ["--spec", str(spec)]
