@@ -90,23 +90,30 @@ def main(argv: list[str] | None = None) -> int:
                 traceback.print_exc()
             entry.update(ctx.as_dict(), seconds=round(time.perf_counter() - begun, 1))
             results["scenarios"][scenario.name] = entry
+            # Written after every scenario: a long run that is stopped keeps what it measured.
+            _write(results, options, time.perf_counter() - started)
     finally:
         if options.keep:
             print(f"work folder kept: {work}")
         else:
             shutil.rmtree(work, ignore_errors=True)
-    results["seconds"] = round(time.perf_counter() - started, 1)
-    results["machine"]["load_average_end"] = _load()
-    options.results.parent.mkdir(parents=True, exist_ok=True)
-    options.results.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n")
+    _write(results, options, time.perf_counter() - started)
     print(f"wrote {options.results} ({results['seconds']:.0f} s)")
     if not options.smoke:
-        write_report(results, options.report)
         print(f"wrote {options.report}")
     if failed:
         print(f"failed scenario(s): {', '.join(failed)}", file=sys.stderr)
         return 1
     return 0
+
+
+def _write(results: dict[str, Any], options: argparse.Namespace, seconds: float) -> None:
+    results["seconds"] = round(seconds, 1)
+    results["machine"]["load_average_end"] = _load()
+    options.results.parent.mkdir(parents=True, exist_ok=True)
+    options.results.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n")
+    if not options.smoke:
+        write_report(results, options.report)
 
 
 def _previous(path: Path) -> dict[str, Any]:

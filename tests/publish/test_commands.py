@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pdm_stack.deploy.registry_client import RegistryClient, parse_reference
+from pdm_stack.publish.archive import DEFAULT_FORMAT
 from pdm_stack.publish.oci_push import push_stack
 from pdm_stack.reporting import PlainReporter
 from tests.fixtures.json_documents import documented_fields, parse_document
@@ -75,7 +76,7 @@ def test_publish_and_export_a_locked_built_stack(pdm: PDMCallable, project: Proj
     dry = pdm(
         ["stack", "publish", *args, "-o", str(out), "--dry-run", "--tag-outputs"], obj=project, strict=True
     )
-    assert f"would publish {RUNTIME}-linux_x86_64-1.tar.gz" in dry.stdout
+    assert f"would publish {RUNTIME}-linux_x86_64-1.{DEFAULT_FORMAT}" in dry.stdout
     assert not out.exists()
     assert hooks.read_text().split() == ["pre_stack_build", "post_stack_build"]  # a dry run has no hooks
 
@@ -85,7 +86,7 @@ def test_publish_and_export_a_locked_built_stack(pdm: PDMCallable, project: Proj
     [layer] = parse_document(published.stdout, "publish")["layers"]
     assert set(layer) == documented_fields("publish") and layer["status"] == "published"
     data = json.loads((out / "__venvstacks__" / "runtimes" / f"{RUNTIME}.json").read_text())
-    assert data["archive_name"] == layer["archive_name"] == f"{RUNTIME}-linux_x86_64-1.tar.gz"
+    assert data["archive_name"] == layer["archive_name"] == f"{RUNTIME}-linux_x86_64-1.{DEFAULT_FORMAT}"
     assert data["python_implementation"] == "cpython@{}.{}.{}".format(*sys.version_info[:3])
     archive = out / data["archive_name"]
     assert archive.stat().st_size == data["archive_size"] == layer["archive_size"]

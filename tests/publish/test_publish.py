@@ -22,6 +22,7 @@ from pdm_stack.errors import StackError
 from pdm_stack.lock.layer_lock import LockPaths
 from pdm_stack.lock.pylock import LayerLock
 from pdm_stack.lock.stack_lock import LockedLayer
+from pdm_stack.publish.archive import DEFAULT_FORMAT
 from pdm_stack.publish.publish import PublishOptions, PublishResult, lock_time, publish_layers
 from pdm_stack.publish.publish_inputs import PublishLayer, plan_layers
 from pdm_stack.reporting import PlainReporter
@@ -30,6 +31,8 @@ from pdm_stack.stack_spec.model import LayerKind
 from tests.fixtures.runtimes import clean_env, copy_runtime
 from tests.fixtures.specs import SpecWriter
 from tests.publish.fake_layers import APP, FRAMEWORK, RUNTIME, SITE, publish_layers_of
+
+EXT = DEFAULT_FORMAT
 
 PLATFORM = "linux_x86_64"
 
@@ -60,7 +63,7 @@ def test_metadata_describes_each_archive(build: Path, tmp_path: Path) -> None:
     results = run(build, out)
     assert [r.outcome for r in results] == ["published"] * 3
     app = meta(out, "applications", APP)
-    archive = out / "app-demo.tar.gz"
+    archive = out / f"app-demo.{EXT}"
     assert app == {
         "layer_name": APP,
         "layer_kind": "application",
@@ -79,8 +82,8 @@ def test_metadata_describes_each_archive(build: Path, tmp_path: Path) -> None:
             b"demo_app.py\0" + hashlib.sha256((build / APP / SITE / "demo_app.py").read_bytes()).digest()
         ).hexdigest(),
         "archive_build": 1,
-        "archive_name": "app-demo.tar.gz",
-        "archive_format": "tar.gz",
+        "archive_name": f"app-demo.{EXT}",
+        "archive_format": EXT,
         "target_platform": PLATFORM,
         "archive_size": archive.stat().st_size,
         "archive_hashes": {"sha256": hashlib.sha256(archive.read_bytes()).hexdigest()},
@@ -112,9 +115,9 @@ def test_metadata_describes_each_archive(build: Path, tmp_path: Path) -> None:
             "__venvstacks__",
             "deploy_stack.py",
             "deploy_stack_lib",
-            "app-demo.tar.gz",
-            "framework-fw.tar.gz",
-            "cpython-3.11.tar.gz",
+            f"app-demo.{EXT}",
+            f"framework-fw.{EXT}",
+            f"cpython-3.11.{EXT}",
         ]
     )
 
@@ -125,9 +128,9 @@ def test_dry_run_writes_nothing(build: Path, tmp_path: Path) -> None:
     log: list[str] = []
     results = run(build, out, log, dry_run=True, tag_outputs=True)
     assert [r.outcome for r in results] == ["would publish"] * 3
-    assert results[1].archive == out / f"{FRAMEWORK}-{PLATFORM}-1.tar.gz"
+    assert results[1].archive == out / f"{FRAMEWORK}-{PLATFORM}-1.{EXT}"
     assert not out.exists() and not state.exists()
-    assert any(f"{FRAMEWORK}: would publish {FRAMEWORK}-{PLATFORM}-1.tar.gz" in line for line in log)
+    assert any(f"{FRAMEWORK}: would publish {FRAMEWORK}-{PLATFORM}-1.{EXT}" in line for line in log)
 
     run(build, out)
     log.clear()
@@ -138,7 +141,7 @@ def test_dry_run_writes_nothing(build: Path, tmp_path: Path) -> None:
 def test_unchanged_layers_are_skipped_and_keep_their_build(build: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     run(build, out)
-    archive = out / "framework-fw.tar.gz"
+    archive = out / f"framework-fw.{EXT}"
     stamp = archive.stat().st_mtime_ns
     log: list[str] = []
     results = run(build, out, log)
@@ -162,14 +165,14 @@ def test_unchanged_layers_are_skipped_and_keep_their_build(build: Path, tmp_path
 def test_changed_content_bumps_the_build_number(build: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     run(build, out, tag_outputs=True)
-    first = out / f"{FRAMEWORK}-{PLATFORM}-1.tar.gz"
+    first = out / f"{FRAMEWORK}-{PLATFORM}-1.{EXT}"
     assert first.is_file()
     (build / FRAMEWORK / SITE / "fwpkg" / "__init__.py").write_text("VALUE = 43\n")
     outcomes = {r.layer.env_name: r.outcome for r in run(build, out, tag_outputs=True)}
     assert outcomes == {RUNTIME: "skipped", FRAMEWORK: "published", APP: "skipped"}
     data = meta(out, "frameworks", FRAMEWORK)
     assert data["archive_build"] == 2
-    assert data["archive_name"] == f"{FRAMEWORK}-{PLATFORM}-2.tar.gz"
+    assert data["archive_name"] == f"{FRAMEWORK}-{PLATFORM}-2.{EXT}"
     second = out / data["archive_name"]
     assert data["archive_hashes"]["sha256"] == hashlib.sha256(second.read_bytes()).hexdigest()
     assert meta(out, "runtimes", RUNTIME)["archive_build"] == 1
@@ -180,10 +183,10 @@ def test_changed_content_bumps_the_build_number(build: Path, tmp_path: Path) -> 
 def test_a_deleted_archive_is_written_again(build: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     run(build, out)
-    (out / "app-demo.tar.gz").unlink()
+    (out / f"app-demo.{EXT}").unlink()
     outcomes = [r.outcome for r in run(build, out)]
     assert outcomes == ["skipped", "skipped", "unchanged"]
-    assert (out / "app-demo.tar.gz").is_file()
+    assert (out / f"app-demo.{EXT}").is_file()
 
 
 def test_lock_time_is_the_member_time() -> None:
@@ -256,7 +259,7 @@ def test_a_bad_lock_time_is_a_user_error(build: Path, tmp_path: Path) -> None:
     with pytest.raises(StackError, match="not an ISO time") as caught:
         publish_layers([broken], PublishOptions(tmp_path / "out"), PlainReporter())
     assert caught.value.layer == RUNTIME
-    assert list((tmp_path / "out").glob("*.tar.gz")) == []
+    assert list((tmp_path / "out").glob(f"*.{EXT}")) == []
 
 
 def locked(env_name: str, install_target: str | None = None, version: int = 1) -> LockedLayer:
@@ -318,10 +321,10 @@ def test_build_numbers_count_across_formats(build: Path, tmp_path: Path) -> None
     run(build, out, tag_outputs=True)
     run(build, out, tag_outputs=True, archive_format="tar.zst")
     assert meta(out, "runtimes", RUNTIME)["archive_name"] == f"{RUNTIME}-{PLATFORM}-2.tar.zst"
-    run(build, out, tag_outputs=True)  # back to gzip: a new number, build 1 is never overwritten
-    assert meta(out, "runtimes", RUNTIME)["archive_name"] == f"{RUNTIME}-{PLATFORM}-3.tar.gz"
-    assert (out / f"{RUNTIME}-{PLATFORM}-1.tar.gz").read_bytes() == (
-        out / f"{RUNTIME}-{PLATFORM}-3.tar.gz"
+    run(build, out, tag_outputs=True)  # back to the default: a new number, build 1 is never overwritten
+    assert meta(out, "runtimes", RUNTIME)["archive_name"] == f"{RUNTIME}-{PLATFORM}-3.{EXT}"
+    assert (out / f"{RUNTIME}-{PLATFORM}-1.{EXT}").read_bytes() == (
+        out / f"{RUNTIME}-{PLATFORM}-3.{EXT}"
     ).read_bytes()
 
 
@@ -378,7 +381,7 @@ def test_an_interrupt_drops_queued_compression_instead_of_waiting_for_it(
         # One compression thread: one layer's next chunk is always queued behind the other's.
         publish_layers(
             publish_layers_of(build),
-            PublishOptions(out, target_platform=PLATFORM, workers=1, layer_jobs=3),
+            PublishOptions(out, "tar.gz", target_platform=PLATFORM, workers=1, layer_jobs=3),
             CtrlC([]),
         )
     assert CtrlC.interrupted_at

@@ -182,7 +182,7 @@ def _zstd_reader(path: Path) -> Callable[[BinaryIO], io.BufferedIOBase]:
     except ImportError:
         raise DeployError(
             f"{path.name}: unpacking .tar.zst needs Python 3.14+ or the 'zstandard' package"
-            " (pip install zstandard); or publish in the default tar.gz format"
+            " (pip install zstandard); or publish in the default tar.xz format"
         ) from None
     _remember_error(zstandard.ZstdError)
 

@@ -73,7 +73,7 @@ class PublishCommand(BaseCommand):
             dest="archive_format",
             choices=ARCHIVE_FORMATS,
             default=DEFAULT_FORMAT,
-            help="tar.gz (default; unpacks with any Python), tar.xz (smaller, slower) or tar.zst"
+            help="tar.xz (default: smallest, unpacks with any Python), tar.gz or tar.zst (fastest)"
             " (fastest; unpacking needs the zstandard package or Python 3.14)",
         )
         parser.add_argument(

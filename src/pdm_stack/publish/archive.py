@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pdm_stack.atomic_files import create_temp
 from pdm_stack.errors import StackError
-from pdm_stack.publish.compressors import Compressor, ParallelGzip, ParallelXz, Zstd
+from pdm_stack.publish.compressors import Compressor, ParallelGzip, ParallelXz, Zstd, is_x86_64_elf
 from pdm_stack.publish.filters import POSTINSTALL_NAME, Member
 
 if TYPE_CHECKING:
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 ArchiveFormat = Literal["tar.gz", "tar.xz", "tar.zst"]
 ARCHIVE_FORMATS: tuple[ArchiveFormat, ...] = ("tar.gz", "tar.xz", "tar.zst")
-DEFAULT_FORMAT: ArchiveFormat = "tar.gz"
+DEFAULT_FORMAT: ArchiveFormat = "tar.xz"
 
 _READ_SIZE = 1 << 20
 _BLOCK = tarfile.BLOCKSIZE
@@ -154,15 +154,18 @@ class _TarWriter:
             return
         remaining = member.size
         tail = b""
+        native: bool | None = None
         try:
             with member.source.open("rb", buffering=0) as stream:
                 while remaining:
                     data = stream.read(min(_READ_SIZE, remaining))
                     if not data:
                         break
+                    if native is None:
+                        native = is_x86_64_elf(data)
                     remaining -= len(data)
                     tail = self._scan(name, tail, data)
-                    self._emit(data)
+                    self._emit(data, native=native)
                 grew = bool(stream.read(1))
         except OSError as exc:
             raise StackError(f"cannot read {member.source}: {exc.strerror}") from exc
@@ -196,11 +199,11 @@ class _TarWriter:
         if size % _BLOCK:
             self._emit(b"\0" * (_BLOCK - size % _BLOCK))
 
-    def _emit(self, data: bytes) -> None:
+    def _emit(self, data: bytes, *, native: bool = False) -> None:
         if self._stop is not None and self._stop.is_set():
             raise PublishCancelled
         self.written += len(data)
-        self._out.write(data)
+        self._out.write(data, native=native)
 
 
 def archive_name(install_target: str, fmt: ArchiveFormat, *, tag: tuple[str, int] | None = None) -> str:

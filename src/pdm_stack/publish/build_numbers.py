@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from pdm_stack.publish.publish_inputs import PublishLayer
 
 #: Bump whenever the archive writer's output for the same input changes.
-WRITER_VERSION = 1
+WRITER_VERSION = 2
 
 
 def _tool_versions() -> dict[str, str]:
