@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from pdm_stack.publish.archive import DEFAULT_FORMAT
 from tests.fixtures.runtimes import clean_env
 
 if TYPE_CHECKING:
@@ -114,8 +115,10 @@ def published(tmp_path: Path, pdm_install: Path, pdm: PDMCallable, project: Proj
 
 def test_two_checkouts_publish_identical_archives(published: tuple[Path, Path]) -> None:
     first, second = (root / "_artifacts" for root in published)
-    archives = sorted(path.name for path in first.glob("*.tar.gz"))
-    assert archives == ["app-facts.tar.gz", f"cpython-{PYTHON}.tar.gz", "framework-text.tar.gz"]
+    archives = sorted(path.name for path in first.glob(f"*.{DEFAULT_FORMAT}"))
+    assert archives == [
+        f"{name}.{DEFAULT_FORMAT}" for name in ("app-facts", f"cpython-{PYTHON}", "framework-text")
+    ]
     for name in archives:
         assert (first / name).read_bytes() == (second / name).read_bytes(), name
     for kind in ("runtimes", "frameworks", "applications"):

@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -42,6 +43,8 @@ if TYPE_CHECKING:
 _COPIED_NAMES = frozenset({"pyvenv.cfg", "sitecustomize.py"})
 _COPIED_DIRS = ("share/venv/metadata/",)
 _STAGING_MARK = ".export-"
+#: Layers post-installed at once (each compiles its bytecode on every core already).
+_POSTINSTALL_JOBS = 4
 _PARKED_MARK = ".replaced-"
 
 
@@ -150,8 +153,16 @@ def run_postinstall(target: Path, layers: Sequence[PublishLayer], reporter: Repo
                 " (add --include-dependencies)",
                 layer=layer.env_name,
             )
+    runtimes = [layer.install_target for layer in ordered if layer.kind is LayerKind.RUNTIME]
+    others = [layer.install_target for layer in ordered if layer.kind is not LayerKind.RUNTIME]
     with reporter.step(f"Running post-install steps in {target}"):
         try:
-            postinstall_layers(target, [layer.install_target for layer in ordered])
+            postinstall_layers(target, runtimes)
+            # Layers on a runtime only read it, so they post-install side by side: the small
+            # layers' interpreter starts and checks overlap the big layers' compilation.
+            with ThreadPoolExecutor(max_workers=_POSTINSTALL_JOBS, thread_name_prefix="postinstall") as pool:
+                futures = [pool.submit(postinstall_layers, target, [name]) for name in others]
+                for future in futures:
+                    future.result()
         except DeployError as exc:
             raise StackError(f"post-install failed: {exc}", file=str(target)) from exc
