@@ -41,6 +41,8 @@ def render(results: dict[str, Any]) -> str:
             f" {_fmt_list(machine.get('load_average_end') or [])} at the end, on {cores} cores):"
             " wall times and ratios are noisier than usual.\n"
         )
+    if results.get("not_run"):
+        out.append(f"> Not measured (the run was stopped before them): {', '.join(results['not_run'])}.\n")
     scenarios: dict[str, Any] = results.get("scenarios", {})
     out.append(_goals(scenarios))
     for name, scenario in scenarios.items():

@@ -70,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     results["runs"] = runs
     results.setdefault("scenarios", {})
     failed = []
+    results["not_run"] = [s.name for s in selected]
     work = Path(tempfile.mkdtemp(prefix="pdm-stack-bench-"))
     cache: dict[str, Any] = {}
     env = {**os.environ, "PDM_CHECK_UPDATE": "false"}
@@ -90,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
                 traceback.print_exc()
             entry.update(ctx.as_dict(), seconds=round(time.perf_counter() - begun, 1))
             results["scenarios"][scenario.name] = entry
+            results["not_run"].remove(scenario.name)
             # Written after every scenario: a long run that is stopped keeps what it measured.
             _write(results, options, time.perf_counter() - started)
     finally:

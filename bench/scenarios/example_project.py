@@ -78,5 +78,5 @@ SCENARIO = Scenario(
     name="example-project",
     title="example-project: lock, build, publish, export, deploy and start-up",
     run=run,
-    order=10,
+    order=20,
 )

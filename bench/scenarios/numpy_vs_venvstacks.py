@@ -115,6 +115,6 @@ SCENARIO = Scenario(
     name="numpy-vs-venvstacks",
     title="numpy stack (runtime, numpy framework, one app): pdm-stack against venvstacks",
     run=run,
-    order=20,
+    order=10,
     smoke=False,
 )

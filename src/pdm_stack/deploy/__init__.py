@@ -33,6 +33,7 @@ POSTINSTALL_RESOURCE = "postinstall.py"
 STANDALONE_MODULES = (
     "common.py",
     "metadata_reader.py",
+    "xz_blocks.py",
     "archives.py",
     "registry_client.py",
     "oci_layout.py",

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 from .common import ABSOLUTE, CHUNK, DeployError, Layer, sha256_file
+from .xz_blocks import open_xz
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -153,7 +154,7 @@ def open_archive(
         if fmt == "tar.gz":
             raw = gzip.GzipFile(fileobj=source, mode="rb")  # also reads concatenated members
         elif fmt == "tar.xz":
-            raw = lzma.LZMAFile(source, "rb")  # noqa: SIM115 - closed below
+            raw = open_xz(path, source)  # every core for multi-block streams (ours)
         else:
             raw = _zstd_reader(path)(source)
         stack.enter_context(raw)
