@@ -109,6 +109,8 @@ class Context:
     notes: list[str] = field(default_factory=list)
     #: Shared between scenarios (built runtimes, tool folders): see ``bench.tools``.
     cache: dict[str, Any] = field(default_factory=dict)
+    #: Called after every figure, so a long run that is stopped keeps what it measured.
+    checkpoint: Callable[[Context], None] | None = None
 
     def measure(
         self,
@@ -196,6 +198,8 @@ class Context:
             figure.goal = goal.describe(figure.unit)
             figure.goal_met = goal.met(figure.value, figure.ratio)
         self.figures.append(figure)
+        if self.checkpoint is not None:
+            self.checkpoint(self)
         ratio = f" = {figure.ratio:.2f}x {figure.baseline_name}" if figure.ratio is not None else ""
         verdict = {True: " (goal met)", False: " (goal MISSED)", None: ""}[figure.goal_met]
         print(f"* {name}: {figure.value:.3g} {figure.unit}{ratio}{verdict}", flush=True)

@@ -79,6 +79,8 @@ def _goals(scenarios: dict[str, Any]) -> str:
 
 def _scenario(name: str, scenario: dict[str, Any]) -> str:
     lines = [f"## {name}: {scenario.get('title', '')}", ""]
+    if scenario.get("partial"):
+        lines += ["**Stopped before the end of this scenario:** its remaining figures were not measured.", ""]
     if scenario.get("error"):
         lines += [f"**This scenario failed:** `{scenario['error']}`", ""]
     figures = scenario.get("figures", [])

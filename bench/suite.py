@@ -80,9 +80,17 @@ def main(argv: list[str] | None = None) -> int:
             print(f"== {scenario.name}: {scenario.title}", flush=True)
             folder = work / scenario.name
             folder.mkdir()
-            ctx = Context(scenario.name, folder, runs, options.smoke, dict(env), cache=cache)
             begun = time.perf_counter()
             entry: dict[str, Any] = {"title": scenario.title}
+
+            def checkpoint(ctx: Context, entry: dict[str, Any] = entry, begun: float = begun) -> None:
+                partial = dict(entry, partial=True, seconds=round(time.perf_counter() - begun, 1))
+                results["scenarios"][ctx.scenario] = dict(partial, **ctx.as_dict())
+                _write(results, options, time.perf_counter() - started)
+
+            ctx = Context(
+                scenario.name, folder, runs, options.smoke, dict(env), cache=cache, checkpoint=checkpoint
+            )
             try:
                 scenario.run(ctx)
             except Exception as exc:  # a failed scenario must not lose the others' figures
