@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import statistics
 from collections import defaultdict
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -143,8 +145,27 @@ def _machine(results: dict[str, Any]) -> str:
         f" {_fmt_list(machine.get('load_average_end') or [])} at the end.",
         f"- Python {machine.get('python', '?')}.",
     ]
+    parts = results.get("parts", [])
+    for part in parts:
+        loads = " / ".join(_fmt_list(load or []) for load in part["load_average"])
+        lines.append(
+            f"- Scenarios {', '.join(part['scenarios'])} ran as one process started {part['started']},"
+            f" {part['seconds'] or 0:.0f} s, load average {loads} (start / end)."
+        )
+    if _overlap(parts):
+        lines.append("- These processes ran at the same time, adding to each other's load.")
     lines += [f"- {name}: {version or 'not found'}" for name, version in versions.items()]
     return "\n".join(lines) + "\n"
+
+
+def _overlap(parts: list[dict[str, Any]]) -> bool:
+    spans = sorted(
+        (start, start + (part["seconds"] or 0))
+        for part in parts
+        if part.get("started")
+        for start in [datetime.fromisoformat(part["started"]).timestamp()]
+    )
+    return any(later[0] < earlier[1] for earlier, later in itertools.pairwise(spans))
 
 
 def _value(value: float | None, unit: str) -> str:

@@ -44,12 +44,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--report-only", action="store_true", help="only regenerate the report")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     parser.add_argument("--list", action="store_true", help="list the scenarios and exit")
+    parser.add_argument(
+        "--merge",
+        type=Path,
+        nargs="+",
+        help="combine results files of separate runs (the first gives the machine)",
+    )
     options = parser.parse_args(argv)
 
     scenarios = discover()
     if options.list:
         for scenario in scenarios:
             print(f"{scenario.name:20} {scenario.title}")
+        return 0
+    if options.merge:
+        merged = _merge([json.loads(path.read_text()) for path in options.merge])
+        options.results.write_text(json.dumps(merged, indent=1, ensure_ascii=False) + "\n")
+        write_report(merged, options.report)
+        print(f"wrote {options.results} and {options.report}")
         return 0
     if options.report_only:
         write_report(json.loads(options.results.read_text()), options.report)
@@ -124,6 +136,25 @@ def _write(results: dict[str, Any], options: argparse.Namespace, seconds: float)
     options.results.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n")
     if not options.smoke:
         write_report(results, options.report)
+
+
+def _merge(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Scenarios of several runs in one document; each run's start, length and load are kept."""
+    merged = dict(runs[0], scenarios={}, not_run=[], parts=[])
+    for run in runs:
+        merged["scenarios"].update(run.get("scenarios", {}))
+        merged["not_run"] += run.get("not_run", [])
+        machine = run.get("machine", {})
+        merged["parts"].append(
+            {
+                "scenarios": list(run.get("scenarios", {})),
+                "started": run.get("started"),
+                "seconds": run.get("seconds"),
+                "load_average": [machine.get("load_average_start"), machine.get("load_average_end")],
+            }
+        )
+    merged["seconds"] = sum(part["seconds"] or 0 for part in merged["parts"])
+    return merged
 
 
 def _previous(path: Path) -> dict[str, Any]:
