@@ -76,7 +76,7 @@ def build(ctx: Context, project: StackProject, *, goal: Goal | None = None) -> l
     ctx.measure("build (first, unmeasured warm-up of uv's cache)", project.tool("build"), cwd=root)
     runtime = project.build / RUNTIME
     floor_venv = ctx.work / "floor-venv"
-    floor = plain_venv_command(runtime, floor_venv, project.pins())
+    floor = plain_venv_command(runtime, floor_venv, project.pins(), find_links=project.find_links)
     ours, base = ctx.alternate(
         [
             ("build --clean (cold)", project.tool("build", "--clean"), None),

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from uv import find_uv_bin
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from pathlib import Path
 
 PY_SHORT = "{}.{}".format(*sys.version_info[:2])
@@ -125,7 +126,14 @@ def _toml_list(items: list[str]) -> str:
     return "[" + ", ".join(f'"{item}"' for item in items) + "]"
 
 
-def plain_venv_command(runtime: Path, venv: Path, pins: list[str], *, link_mode: str | None = None) -> str:
+def plain_venv_command(
+    runtime: Path,
+    venv: Path,
+    pins: list[str],
+    *,
+    link_mode: str | None = None,
+    find_links: Sequence[str] = (),
+) -> str:
     """``python -m venv`` on ``runtime`` plus ``uv pip install`` of ``pins``: one environment
     without layers, the floor a build is compared with."""
     python = shlex.quote(str(runtime / "bin" / "python3"))
@@ -133,6 +141,7 @@ def plain_venv_command(runtime: Path, venv: Path, pins: list[str], *, link_mode:
     install = [UV, "pip", "install", "--quiet", "--python", str(venv / "bin" / "python"), "--no-deps"]
     if link_mode:
         install += ["--link-mode", link_mode]
+    install += [arg for link in find_links for arg in ("--find-links", link)]
     return f"rm -rf {target} && {python} -m venv --without-pip {target} && {shlex.join([*install, *pins])}"
 
 

@@ -43,7 +43,9 @@ def run(ctx: Context) -> None:
     one_venv = ctx.work / "one-torch-venv"
     floor = ctx.measure(
         "venv + uv pip install (copy mode)",
-        plain_venv_command(runtime, one_venv, project.pins(), link_mode="copy"),
+        plain_venv_command(
+            runtime, one_venv, project.pins(), link_mode="copy", find_links=project.find_links
+        ),
     )
     ctx.figure("build", [built], baseline=("venv + uv pip install --link-mode copy", [floor]))
 
