@@ -6,6 +6,7 @@ import dataclasses
 import gzip
 import hashlib
 import json
+import lzma
 import os
 import subprocess
 import sys
@@ -33,6 +34,7 @@ from tests.fixtures.specs import SpecWriter
 from tests.publish.fake_layers import APP, FRAMEWORK, RUNTIME, SITE, publish_layers_of
 
 EXT = DEFAULT_FORMAT
+DECOMPRESS = {"tar.gz": gzip.decompress, "tar.xz": lzma.decompress}
 
 PLATFORM = "linux_x86_64"
 
@@ -88,7 +90,7 @@ def test_metadata_describes_each_archive(build: Path, tmp_path: Path) -> None:
         "archive_size": archive.stat().st_size,
         "archive_hashes": {"sha256": hashlib.sha256(archive.read_bytes()).hexdigest()},
         # pdm-stack's extra: the uncompressed tar stream, the deployer's bound on expansion.
-        "archive_unpacked_size": len(gzip.decompress(archive.read_bytes())),
+        "archive_unpacked_size": len(DECOMPRESS[EXT](archive.read_bytes())),
     }
     runtime = meta(out, "runtimes", RUNTIME)
     assert runtime["bound_to_implementation"] == "bin/python3"
@@ -229,7 +231,7 @@ def test_real_runtime_archives_reproducibly_and_runs_unpacked(
     assert archives[0].read_bytes() == archives[1].read_bytes()
 
     target = tmp_path / "deployed"
-    with tarfile.open(archives[0], "r:gz") as tar:
+    with tarfile.open(archives[0], "r:*") as tar:
         names = tar.getnames()
         tar.extractall(target, filter="tar")
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
