@@ -153,6 +153,7 @@ def _merge(runs: list[dict[str, Any]]) -> dict[str, Any]:
                 "load_average": [machine.get("load_average_start"), machine.get("load_average_end")],
             }
         )
+    merged["not_run"] = sorted({name for name in merged["not_run"] if name not in merged["scenarios"]})
     merged["seconds"] = sum(part["seconds"] or 0 for part in merged["parts"])
     return merged
 
