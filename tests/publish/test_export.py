@@ -88,15 +88,22 @@ def test_export_runs_postinstall_on_a_real_runtime(relocatable_runtime: Path, tm
         env=clean_env(),
         check=True,
     ).stdout.strip()
-    config = {"python": "bin/python3", "base_python": "bin/python3", "site_dir": SITE, "py_version": version}
+    # The runtime is made from the interpreter running the tests, so its site folder follows it.
+    site_dir = "lib/python{}.{}/site-packages".format(*version.split(".")[:2])
+    config = {
+        "python": "bin/python3",
+        "base_python": "bin/python3",
+        "site_dir": site_dir,
+        "py_version": version,
+    }
     _write_config(runtime_dir, config)
     fw = build / FRAMEWORK
-    (fw / SITE / "fwpkg").mkdir(parents=True)
-    (fw / SITE / "fwpkg" / "__init__.py").write_text("VALUE = 42\n")
-    (fw / SITE / "sitecustomize.py").write_text(
+    (fw / site_dir / "fwpkg").mkdir(parents=True)
+    (fw / site_dir / "fwpkg" / "__init__.py").write_text("VALUE = 42\n")
+    (fw / site_dir / "sitecustomize.py").write_text(
         "import os, site\n"
         "here = os.path.dirname(os.path.abspath(__file__))\n"
-        f"site.addsitedir(os.path.join(here, '..', '..', '..', '..', '{RUNTIME}', '{SITE}'))\n"
+        f"site.addsitedir(os.path.join(here, '..', '..', '..', '..', '{RUNTIME}', '{site_dir}'))\n"
     )
     (fw / "pyvenv.cfg").write_text(f"include-system-site-packages = false\nversion = {version}\n")
     (fw / "bin").mkdir()
@@ -106,7 +113,7 @@ def test_export_runs_postinstall_on_a_real_runtime(relocatable_runtime: Path, tm
         **config,
         "python": "bin/python",
         "base_python": f"../{RUNTIME}/bin/python3",
-        "pylib_dirs": [f"../{RUNTIME}/{SITE}"],
+        "pylib_dirs": [f"../{RUNTIME}/{site_dir}"],
     }
     _write_config(fw, fw_config)
     common = {
@@ -135,8 +142,8 @@ def test_export_runs_postinstall_on_a_real_runtime(relocatable_runtime: Path, tm
     assert Path(prefix) == target / FRAMEWORK
     assert Path(module).is_relative_to(target / FRAMEWORK)
     # Post-install compiled bytecode in the export, never in the build (the pyc dirs are new).
-    assert list((target / FRAMEWORK / SITE / "fwpkg").glob("__pycache__/*.pyc"))
-    assert not list((fw / SITE / "fwpkg").glob("__pycache__"))
+    assert list((target / FRAMEWORK / site_dir / "fwpkg").glob("__pycache__/*.pyc"))
+    assert not list((fw / site_dir / "fwpkg").glob("__pycache__"))
 
 
 def _write_config(layer: Path, config: dict[str, object]) -> None:
