@@ -9,7 +9,6 @@ runtime through PDM's install root, so both front ends build from identical inpu
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,23 +16,28 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from tests.fixtures.example_project import (
+    BIN,
+    REPO,
+    SERIES,
+    VERSION,
+    example_copy,
+    needs_example_series,
+    pdm_example_env,
+    pdm_run,
+)
 from tests.fixtures.runtimes import clean_env, copy_runtime
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-BIN = Path(sys.executable).parent
-REPO = Path(__file__).parents[2]
-EXAMPLE = REPO / "example-project"
-VERSION = ".".join(str(part) for part in sys.version_info[:3])
-SERIES = f"{sys.version_info[0]}.{sys.version_info[1]}"
 PBS_SOURCE = (
     "https://github.com/astral-sh/python-build-standalone/releases/download/20240107/"
     f"cpython-{VERSION}%2B20240107-x86_64-unknown-linux-gnu-install_only_stripped.tar.gz"
 )
 LOCK_LINE = "pyproject.toml: locks are missing or out of date: app-hello (requirements changed); "
 
-pytestmark = pytest.mark.skipif(SERIES != "3.11", reason="example-project's runtime is CPython 3.11")
+pytestmark = needs_example_series
 
 
 def hatch_install(runtime: Path, pythons: Path) -> Path:
@@ -82,22 +86,6 @@ def hatch(project: Path, env: dict[str, str], *args: str) -> subprocess.Complete
     )
 
 
-def example_copy(root: Path, wheel: Path | None = None) -> Path:
-    """A copy of example-project; with ``wheel``, its Hatch target installs that wheel.
-
-    Both front ends publish tar.zst (the ``format`` option, ``--format``): the bytes depend on
-    the front end only through what it hands the core, and zstd keeps the numpy layer quick.
-    """
-    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns("_build", "dist", "_artifacts", "_export"))
-    if wheel is not None:
-        spec = root / "pyproject.toml"
-        text = spec.read_text()
-        assert 'dependencies = ["pdm-stack"]' in text
-        target = f'format = "tar.zst"\ndependencies = ["pdm-stack @ {wheel.as_uri()}"]'
-        spec.write_text(text.replace('dependencies = ["pdm-stack"]', target))
-    return root
-
-
 @pytest.fixture(scope="module")
 def published(
     tmp_path_factory: pytest.TempPathFactory,
@@ -112,14 +100,9 @@ def published(
     assert result.returncode == 0, result.stdout + result.stderr
 
     by_pdm = example_copy(root / "by-pdm")
-    install_root = root / "pdm-pythons"
-    copy_runtime(relocatable_runtime, install_root / f"cpython@{VERSION}")
-    (root / "pdm-config.toml").write_text(f'[python]\ninstall_root = "{install_root}"\n')
-    env = {**hatch_home, "PDM_CONFIG_FILE": str(root / "pdm-config.toml"), "PDM_CACHE_DIR": str(root / "pdm")}
+    env = pdm_example_env(root, relocatable_runtime, hatch_home)
     for command in (["build"], ["publish", "--format", "tar.zst"]):
-        done = subprocess.run(
-            [str(BIN / "pdm"), "stack", *command, "-p", str(by_pdm)], env=env, capture_output=True, text=True
-        )
+        done = pdm_run(env, "stack", *command, "-p", str(by_pdm))
         assert done.returncode == 0, done.stderr
     return by_hatch, by_pdm
 

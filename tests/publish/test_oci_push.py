@@ -39,7 +39,14 @@ from tests.deploy.stack_factory import (
     write_archive,
     write_metadata,
 )
-from tests.fixtures.oci_registry import PASSWORD, USERNAME, Registry, blob_bytes, uploads
+from tests.fixtures.oci_registry import (
+    PASSWORD,
+    USERNAME,
+    assert_no_secret,
+    blob_bytes,
+    fetched,
+    uploads,
+)
 from tests.fixtures.runtimes import clean_env
 
 OTHER = "app-other"
@@ -78,26 +85,6 @@ def publish_two_apps(
         (out_dir / name).parent.mkdir(exist_ok=True)
         (out_dir / name).write_bytes(data)
     return published
-
-
-def fetched(registry: Registry, since: int, published: dict[str, dict[str, Any]]) -> dict[str, int]:
-    """Archive bytes fetched since ``since``, by layer; and everything else under ``"metadata"``."""
-    by_digest = {f"sha256:{data['archive_hashes']['sha256']}": name for name, data in published.items()}
-    result: dict[str, int] = {}
-    requests = registry.requests(since)
-    for digest, size in blob_bytes(requests).items():
-        name = by_digest.get(digest, "metadata")
-        result[name] = result.get(name, 0) + size
-    manifests = sum(r.size for r in requests if r.method == "GET" and "/manifests/" in r.path)
-    result["metadata"] = result.get("metadata", 0) + manifests
-    return result
-
-
-def assert_no_secret(*folders: Path) -> None:
-    for folder in folders:
-        for path in folder.rglob("*"):
-            if path.is_file() and not path.is_symlink():
-                assert PASSWORD.encode() not in path.read_bytes(), path
 
 
 @pytest.fixture
@@ -227,14 +214,20 @@ def test_a_tampered_blob_is_refused_and_nothing_is_deployed(start_registry: Any,
     location = registry.location("tamper/stack")
     push_stack(RegistryClient(parse_reference(location)), tmp_path / "out", "v1", PlainReporter())
     stored = registry.blob_path(f"sha256:{published['archive_hashes']['sha256']}")
-    data = bytearray(stored.read_bytes())
+    original = stored.read_bytes()
+    data = bytearray(original)
     data[-1] ^= 0xFF  # same size, other bytes: only the digest can tell
     stored.write_bytes(bytes(data))
     target = tmp_path / "target"
-    with pytest.raises(
-        DeployError, match=r"does not match its digest.*refusing a modified or truncated blob"
-    ):
-        deploy(f"{location}:v1", target, **QUIET)
+    try:
+        with pytest.raises(
+            DeployError, match=r"does not match its digest.*refusing a modified or truncated blob"
+        ):
+            deploy(f"{location}:v1", target, **QUIET)
+    finally:
+        # Blobs are shared by every repository of the session's registry: another test pushing
+        # the same bytes (gzip stamps only the second) would find this one and get it tampered.
+        stored.write_bytes(original)
     assert not (target / "rt").exists()
     assert not list((target / "__venvstacks__/downloads").glob("*"))
 

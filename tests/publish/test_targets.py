@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from pdm_stack.errors import StackError
-from pdm_stack.publish.publish import PublishOptions
+from pdm_stack.folder_lock import folder_lock
+from pdm_stack.publish import oci_push
+from pdm_stack.publish.publish import PUBLISH_LOCK, PublishOptions
+from pdm_stack.publish.published_metadata import METADATA_DIR
 from pdm_stack.publish.targets import PUBLISH_TARGETS, FolderTarget, OciTarget, TargetSettings, open_target
+from pdm_stack.reporting import PlainReporter
+from tests.publish.fake_layers import publish_layers_of
 
 
 def test_targets_are_picked_by_scheme_from_one_registry(tmp_path: Path) -> None:
@@ -43,3 +49,30 @@ def test_the_stack_tag_comes_from_the_location_or_tag_or_the_project_version() -
 def test_registry_options_are_refused_for_a_folder(tmp_path: Path) -> None:
     with pytest.raises(StackError, match="--tag and --insecure apply to registry targets"):
         open_target(str(tmp_path), TargetSettings(tag="1.0"))
+
+
+def test_the_push_happens_while_the_output_folder_is_still_locked(
+    start_registry: Any, build: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A concurrent publish into the output folder must not change the archives mid-push."""
+    registry = start_registry("open")
+    out = tmp_path / "out"
+    lock = out / METADATA_DIR / PUBLISH_LOCK
+    seen: list[str] = []
+
+    def push_and_try_the_lock(*args: Any, **kwargs: Any) -> oci_push.PushResult:
+        try:
+            with folder_lock(lock, PlainReporter(), activity="concurrent publish", timeout=0.2):
+                seen.append("lock was free")
+        except StackError as exc:
+            seen.append(str(exc))
+        return oci_push.push_stack(*args, **kwargs)
+
+    monkeypatch.setattr("pdm_stack.publish.targets.push_stack", push_and_try_the_lock)
+    target = open_target(registry.location("locked/stack", "v1"))
+    report = target.publish(publish_layers_of(build), PublishOptions(output_dir=out), PlainReporter())
+    [message] = seen
+    assert "gave up waiting for the other concurrent publish" in message
+    assert report.pushed is not None and all(layer.uploaded for layer in report.pushed.layers)
+    with folder_lock(lock, PlainReporter(), activity="next publish", timeout=0.2):
+        pass  # released once the push is done

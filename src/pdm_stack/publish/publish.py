@@ -36,7 +36,7 @@ from pdm_stack.publish.published_metadata import (
 from pdm_stack.publish.published_metadata import write_json as write_metadata
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterator, Sequence
     from concurrent.futures import Executor
     from pathlib import Path
 
@@ -90,10 +90,27 @@ def lock_time(locked_at: str, *, layer: str) -> int:
     return max(0, int(moment.timestamp()))
 
 
+@contextlib.contextmanager
+def publish_lock(output_dir: Path, reporter: Reporter) -> Iterator[None]:
+    """Hold the output folder's publish lock (a second publish into it waits).
+
+    :func:`publish_layers` takes it itself; a caller that goes on using the folder's contents
+    after publishing (a registry push) holds it around both and passes ``locked=True``, so no
+    other publish changes the archives between them.
+    """
+    with folder_lock(
+        output_dir / METADATA_DIR / PUBLISH_LOCK, reporter, activity=f"publish into {output_dir}"
+    ):
+        yield
+
+
 def publish_layers(
-    layers: Sequence[PublishLayer], options: PublishOptions, reporter: Reporter
+    layers: Sequence[PublishLayer], options: PublishOptions, reporter: Reporter, *, locked: bool = False
 ) -> list[PublishResult]:
-    """Publish ``layers`` (stack order) into ``options.output_dir``; see the module docstring."""
+    """Publish ``layers`` (stack order) into ``options.output_dir``; see the module docstring.
+
+    ``locked``: the caller already holds :func:`publish_lock` for the output folder.
+    """
     postinstall = postinstall_bytes()
     # Walk (and validate) every layer before writing anything.
     walked = [(layer, layer.members()) for layer in layers]
@@ -102,10 +119,10 @@ def publish_layers(
     if options.dry_run:
         return [_dry_run(layer, members, options, postinstall, reporter) for layer, members in walked]
 
+    if locked:
+        return _publish_all(walked, options, postinstall, reporter)
     # A second publish into this folder waits: its clean-up would remove this one's partial files.
-    with folder_lock(
-        output_dir / METADATA_DIR / PUBLISH_LOCK, reporter, activity=f"publish into {output_dir}"
-    ):
+    with publish_lock(output_dir, reporter):
         return _publish_all(walked, options, postinstall, reporter)
 
 

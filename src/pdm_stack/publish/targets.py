@@ -19,7 +19,8 @@ from pdm_stack.deploy.common import DeployError
 from pdm_stack.deploy.registry_client import TAG, RegistryClient, parse_reference
 from pdm_stack.errors import StackError
 from pdm_stack.publish.oci_push import PushResult, push_stack, seed_build_numbers
-from pdm_stack.publish.publish import PublishOptions, PublishResult, publish_layers
+from pdm_stack.publish.publish import PublishOptions, PublishResult, publish_layers, publish_lock
+from pdm_stack.publish.publish_inputs import check_outside_build
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -126,10 +127,14 @@ class OciTarget(PublishTarget):
         )
         tag = self.reference.tag
         assert tag is not None
+        # One lock around seeding, publishing and pushing: a concurrent publish into the same
+        # folder would otherwise change archives and metadata while they are being pushed.
+        check_outside_build(options.output_dir, layers)  # before the lock file is made there
         try:
-            seed_build_numbers(client, layers, options)
-            results = publish_layers(layers, options, reporter)
-            pushed = push_stack(client, options.output_dir, tag, reporter)
+            with publish_lock(options.output_dir, reporter):
+                seed_build_numbers(client, layers, options)
+                results = publish_layers(layers, options, reporter, locked=True)
+                pushed = push_stack(client, options.output_dir, tag, reporter)
         except DeployError as exc:
             raise StackError(str(exc)) from None
         return PublishReport(results, pushed)
