@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pdm_stack.deploy.common import DeployError
+from pdm_stack.deploy.common import DeployError, human_size
 from pdm_stack.deploy.metadata_reader import dependency_order
 
 
@@ -32,3 +32,16 @@ def test_layers_requiring_each_other_are_named() -> None:
 def test_a_missing_lower_layer_is_named() -> None:
     with pytest.raises(DeployError, match="app requires layer 'fw', which is not published here"):
         dependency_order([layer("app", "application", ["fw"]), layer("rt", "runtime", [])])
+
+
+def test_sizes_in_messages_use_the_unit_that_shows_them() -> None:
+    """A 5 kB app archive once read "fetching 0.0 MB", as if nothing was fetched."""
+    assert [human_size(size) for size in (0, 999, 1000, 4974, 75_123, 21_881_610, 2_500_000_000)] == [
+        "0 B",
+        "999 B",
+        "1.0 kB",
+        "5.0 kB",
+        "75.1 kB",
+        "21.9 MB",
+        "2.5 GB",
+    ]

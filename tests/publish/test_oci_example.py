@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from pdm_stack.deploy.common import human_size
 from tests.fixtures.example_project import (
     example_copy,
     needs_example_series,
@@ -82,34 +83,46 @@ def test_example_project_is_pushed_once_and_deployed_app_by_app(
         assert done.returncode == 0, done.stdout + done.stderr
         return done
 
-    def publish(tag: str) -> dict[str, str]:
-        """Publish and push; the ``blob`` state of each layer, by install target."""
+    def publish(tag: str) -> tuple[dict[str, str], str]:
+        """Publish and push; the ``blob`` state of each layer, by install target, and the log."""
         done = pdm(
             "publish", "-p", str(project), "--format", "tar.gz", "--to", location, "--tag", tag, "--json"
         )
         registry_doc = json.loads(done.stdout)["registry"]
         assert registry_doc["stack"] == f"{location}:{tag}"
-        return {layer["install_target"]: layer["blob"] for layer in registry_doc["layers"]}
+        fields = {"env_name", "install_target", "blob", "digest", "size", "manifest_digest", "tags"}
+        assert all(set(layer) == fields for layer in registry_doc["layers"])  # docs/json-output.md
+        return {layer["install_target"]: layer["blob"] for layer in registry_doc["layers"]}, done.stderr
 
     locked = pdm("lock", "-p", str(project))
     assert "app-peek" in locked.stderr
     pdm("build", "-p", str(project))
-    first = publish("1.0")
+    first, log = publish("1.0")
+    assert log.splitlines()[-1] == (
+        f"Published 5 of 5 layer(s) to {artifacts}; pushed 5 layer(s) to {location}:1.0"
+        " (5 uploaded, 0 already in the registry)"
+    )
     assert first == dict.fromkeys([RUNTIME, FRAMEWORK, "app-stats", "app-hello", "app-peek"], "uploaded")
     published = published_layers(artifacts)
     sizes = {name: int(data["archive_size"]) for name, data in published.items()}
 
     # App by app into an empty target: each step fetches only the archives the target lacks.
     steps: dict[str, dict[str, int]] = {}
+    logs = {}
     for app in ("hello", "stats", "peek"):
         mark = registry.mark()
-        pdm("deploy", f"{location}:1.0", str(target), "--app", app)
+        logs[app] = pdm("deploy", f"{location}:1.0", str(target), "--app", app).stderr
         steps[app] = fetched(registry, mark, published)
     assert archive_bytes(steps["hello"]) == {RUNTIME: sizes[RUNTIME], "app-hello": sizes["app-hello"]}
     # stats shares the runtime with hello: no runtime bytes, only the framework and itself.
     assert archive_bytes(steps["stats"]) == {FRAMEWORK: sizes[FRAMEWORK], "app-stats": sizes["app-stats"]}
     # peek shares the framework with stats: no framework bytes, only itself.
     assert archive_bytes(steps["peek"]) == {"app-peek": sizes["app-peek"]}
+    assert sizes["app-peek"] < 100_000  # shown in kB, not as "0.0 MB"
+    assert [line for line in logs["peek"].splitlines() if "fetching" in line] == [
+        f"app-peek: fetching {human_size(sizes['app-peek'])} from {location}:1.0"
+    ]
+    assert f"{FRAMEWORK}: up to date" in logs["peek"]
     assert all(step["metadata"] < 50_000 for step in steps.values()), steps
     assert "bücher.example -> xn--bcher-kva.example" in run_deployed(target, "hello", "hello")
     assert "mean" in run_deployed(target, "stats", "stats_report")
@@ -119,7 +132,11 @@ def test_example_project_is_pushed_once_and_deployed_app_by_app(
     hello = project / "src/hello.py"
     hello.write_text(hello.read_text().replace('print(f"hello from', 'print(f"hello v2 from'))
     pdm("build", "-p", str(project))
-    second = publish("1.1")
+    second, log = publish("1.1")
+    assert log.splitlines()[-1] == (
+        f"Published 1 of 5 layer(s) to {artifacts}; pushed 5 layer(s) to {location}:1.1"
+        " (1 uploaded, 4 already in the registry)"
+    )
     assert {name for name, blob in second.items() if blob == "uploaded"} == {"app-hello"}
     republished = published_layers(artifacts)
     assert republished["app-hello"]["archive_build"] == 2 and republished[RUNTIME]["archive_build"] == 1

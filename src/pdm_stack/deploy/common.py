@@ -30,6 +30,19 @@ CHUNK = 1 << 20
 Layer = dict[str, Any]
 
 
+def human_size(size: float) -> str:
+    """A byte count for messages, in decimal units as registries show them: ``5.0 kB``,
+    ``21.9 MB``. (Always in MB, a small app's archive read "0.0 MB", as if nothing was sent.)"""
+    if size < 1000:
+        return f"{int(size)} B"
+    value = float(size)
+    for unit in ("kB", "MB", "GB"):
+        value /= 1000
+        if value < 1000 or unit == "GB":
+            break
+    return f"{value:.1f} {unit}"
+
+
 class DeployError(Exception):
     """A problem that stops the deployment, reported in one line."""
 

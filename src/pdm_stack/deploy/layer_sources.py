@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .archives import archive_format, check_archive
-from .common import CHUNK, METADATA_DIR, DeployError, Layer, open_new
+from .common import CHUNK, METADATA_DIR, DeployError, Layer, human_size, open_new
 from .metadata_reader import checked_layer, dependency_order, load_metadata
 from .oci_layout import INDEX_ARTIFACT, LAYER_ARTIFACT, LAYER_CONFIG
 from .registry_client import DIGEST, OCI_INDEX, OCI_MANIFEST, RegistryClient, is_registry, parse_reference
@@ -133,7 +133,7 @@ class RegistrySource(LayerSource):
                     continue
                 except DeployError:
                     path.unlink()
-            log(f"{name}: fetching {size / 1e6:.1f} MB from {self.where}")
+            log(f"{name}: fetching {human_size(size)} from {self.where}")
             self._download(sha256, size, path)
             archives[name] = check_archive(downloads, checked)
         return archives

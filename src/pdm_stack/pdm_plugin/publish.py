@@ -136,6 +136,4 @@ class PublishCommand(BaseCommand):
                 **publish_registry_json(report.pushed),
             )
         if not options.dry_run:
-            written = sum(1 for r in report.layers if r.outcome in ("published", "unchanged"))
-            where = target.describe(settings)
-            reporter.info(f"Published {written} of {len(report.layers)} layer(s) to {where}")
+            reporter.info(target.closing_message(report, settings))

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pdm_stack.deploy.archives import archive_format, check_archive
+from pdm_stack.deploy.common import human_size
 from pdm_stack.deploy.metadata_reader import load_metadata, select_layers
 from pdm_stack.deploy.oci_layout import (
     ANNOTATION_INSTALL_TARGET,
@@ -160,7 +161,7 @@ def push_stack(client: RegistryClient, output_dir: Path, tag: str, reporter: Rep
         for layer in layers:
             result = _push_layer(client, output_dir, layer)
             state = "uploaded" if result.uploaded else "already present"
-            reporter.info(f"{result.install_target}: {state} ({result.size / 1e6:.1f} MB, {result.tags[-1]})")
+            reporter.info(f"{result.install_target}: {state} ({human_size(result.size)}, {result.tags[-1]})")
             pushed.append(result)
             needs = [lower["install_target"] for lower in select_layers(layers, [layer["install_target"]])]
             entries.append(

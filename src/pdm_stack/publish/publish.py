@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pdm_stack.atomic_files import write_atomically
 from pdm_stack.deploy import STANDALONE_PACKAGE, STANDALONE_SCRIPT_NAME, standalone_files
+from pdm_stack.deploy.common import human_size
 from pdm_stack.errors import StackError
 from pdm_stack.folder_lock import folder_lock
 from pdm_stack.host import host_platform
@@ -257,7 +258,7 @@ def _publish_one(
         )
     same = previous is not None and previous.get("archive_build") == build
     outcome: Outcome = "unchanged" if same else "published"
-    size = f"{written.size / 1e6:.1f} MB"
+    size = human_size(written.size)
     if same:
         messages.append(
             ("info", f"{layer.env_name}: {name} rewritten, content unchanged ({size}, build {build})")
@@ -290,7 +291,7 @@ def _dry_run(
     size = sum(m.size for m in members)
     note = f"build {build}" if previous is None else f"build {build} if its content changed"
     reporter.info(
-        f"{layer.env_name}: would publish {name} ({files} files, {size / 1e6:.1f} MB uncompressed, {note})"
+        f"{layer.env_name}: would publish {name} ({files} files, {human_size(size)} uncompressed, {note})"
     )
     return PublishResult(layer, "would publish", options.output_dir / name)
 

@@ -49,6 +49,11 @@ class PublishReport:
     #: What a registry target pushed (None for a folder, or a dry run).
     pushed: PushResult | None = None
 
+    @property
+    def written(self) -> int:
+        """Layers whose archive was (re)written; skipped (unchanged) ones do not count."""
+        return sum(1 for result in self.layers if result.outcome in ("published", "unchanged"))
+
 
 class PublishTarget(ABC):
     """A place to publish to, made from the ``--to`` location."""
@@ -69,6 +74,10 @@ class PublishTarget(ABC):
     def describe(self, options: PublishOptions) -> str:
         """Where the layers went, for the closing message."""
         return str(options.output_dir)
+
+    def closing_message(self, report: PublishReport, options: PublishOptions) -> str:
+        """The last line of a publish: how many layers got a new archive, and where they went."""
+        return f"Published {report.written} of {len(report.layers)} layer(s) to {self.describe(options)}"
 
 
 class FolderTarget(PublishTarget):
@@ -141,6 +150,19 @@ class OciTarget(PublishTarget):
 
     def describe(self, options: PublishOptions) -> str:
         return str(self.reference)
+
+    def closing_message(self, report: PublishReport, options: PublishOptions) -> str:
+        """Archives written and layers pushed are separate counts: an unchanged layer is skipped
+        in the output folder but still part of the pushed stack (usually already present)."""
+        folder = f"Published {report.written} of {len(report.layers)} layer(s) to {options.output_dir}"
+        if report.pushed is None:
+            return folder
+        uploaded = sum(1 for layer in report.pushed.layers if layer.uploaded)
+        present = len(report.pushed.layers) - uploaded
+        return (
+            f"{folder}; pushed {len(report.pushed.layers)} layer(s) to {report.pushed.stack}"
+            f" ({uploaded} uploaded, {present} already in the registry)"
+        )
 
 
 #: Every kind of publish target, by location scheme.
