@@ -169,3 +169,22 @@ def test_standalone_deployer_and_export_give_the_same_working_layout(
     assert_inside(run_facts(exported), exported)
     layout = sorted(p.name for p in exported.iterdir() if not p.name.startswith((".", "_")))
     assert layout == sorted(p.name for p in target.iterdir() if not p.name.startswith((".", "_")))
+
+    # The build compiled its bytecode in the very form a deployment's post-install writes, so
+    # export hard-links it instead of compiling again, and the bytes equal the deployed ones.
+    build = checkout_one / "_build"
+    site = f"lib/python{PYTHON}/site-packages"
+    tag = sys.implementation.cache_tag
+    pycs = [
+        f"app-facts/{site}/__pycache__/facts.{tag}.pyc",
+        f"framework-text/{site}/__pycache__/six.{tag}.pyc",
+    ]
+    for relative in pycs:
+        built, exported_pyc, deployed = build / relative, exported / relative, target / relative
+        assert exported_pyc.stat().st_ino == built.stat().st_ino, relative
+        assert built.read_bytes() == deployed.read_bytes(), relative
+        assert built.read_bytes()[4:8] == b"\x03\x00\x00\x00", relative  # checked-hash (PEP 552)
+    run_facts(exported)  # valid bytecode is used, not rewritten
+    assert all((exported / relative).stat().st_ino == (build / relative).stat().st_ino for relative in pycs)
+    for pyc in build.rglob("*.pyc"):
+        assert b".staging-" not in pyc.read_bytes(), pyc

@@ -3,7 +3,8 @@
 A runtime layer and a framework or application layer differ in how their folder is made and
 what is put into it; they share what makes a build safe and incremental: nothing is done when
 the recorded inputs match, the layer is staged beside its final folder and swapped in only
-when complete, its console scripts are made relocatable, its layer config is written last, and
+when complete, its console scripts are made relocatable, its layer config is written, its bytecode is
+compiled as a deployment compiles it (so export can link instead of compile), and
 its build record is written only after the swap (so a record never describes a half-built
 layer). :class:`LayerBuilder` runs those steps; each kind supplies only its own.
 """
@@ -14,6 +15,7 @@ from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any, Literal
 
 from pdm_stack.building.build_records import BuildRecord, built_record, retire_previous_folder
+from pdm_stack.building.bytecode import compile_layer_bytecode
 from pdm_stack.building.scripts import make_scripts_relocatable
 from pdm_stack.building.staging import staged_layer
 
@@ -93,11 +95,14 @@ class LayerBuilder(ABC):
             self.add(staging)
             self.config(staging).write(staging)
             self.check(staging)
+            with self.reporter.step(f"{env_name}: compiling bytecode"):
+                bytecode = compile_layer_bytecode(staging)
         BuildRecord(
             env_name=env_name,
             inputs_hash=wanted,
             packages=packages,
             install_target=self.target,
+            bytecode=bytecode,
             **self.record_fields(),
         ).write(self.build_dir)
         self.reporter.info(self.built_message(packages))

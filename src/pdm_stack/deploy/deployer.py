@@ -71,7 +71,9 @@ def _existing_interpreter(python: Path) -> Path:
     return python
 
 
-def _postinstall_layer(python: Path, layer_dir: Path, install_target: str) -> None:
+def _postinstall_layer(
+    python: Path, layer_dir: Path, install_target: str, *, compile_pyc: bool = True
+) -> None:
     script = layer_dir / "postinstall.py"
     if not script.is_file():
         raise DeployError(f"{install_target}: the archive has no postinstall.py")
@@ -79,17 +81,20 @@ def _postinstall_layer(python: Path, layer_dir: Path, install_target: str) -> No
     if not python.is_file():
         raise DeployError(f"{install_target}: runtime interpreter {python} is missing")
     command = [str(python), "-I", "-B", str(script), "--name", install_target]
+    if not compile_pyc:
+        command.append("--no-compile")
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         lines = (result.stderr or result.stdout).strip().splitlines() or ["no output"]
         raise DeployError(f"{install_target}: postinstall failed: {lines[-1]}")
 
 
-def run_postinstall(target: Path | str, install_targets: Sequence[str]) -> None:
+def run_postinstall(target: Path | str, install_targets: Sequence[str], *, compile_pyc: bool = True) -> None:
     """Post-install layers already unpacked in ``target`` (as ``pdm stack export`` leaves them).
 
     Runtime layers (no ``pyvenv.cfg``) go first; each layer runs with the interpreter its layer
-    config names as ``base_python``, so no published metadata is needed.
+    config names as ``base_python``, so no published metadata is needed. ``compile_pyc=False``
+    is for layers that arrived with their bytecode (an export links the build's).
     """
     target = Path(target).absolute()
     ordered = sorted(install_targets, key=lambda name: (target / name / "pyvenv.cfg").exists())
@@ -100,7 +105,7 @@ def run_postinstall(target: Path | str, install_targets: Sequence[str]) -> None:
         if not isinstance(base_python, str) or not base_python or ABSOLUTE.match(base_python):
             raise DeployError(f"{name}: the layer config has no relative 'base_python'")
         python = Path(os.path.normpath(layer_dir.joinpath(*base_python.split("/"))))
-        _postinstall_layer(python, layer_dir, name)
+        _postinstall_layer(python, layer_dir, name, compile_pyc=compile_pyc)
 
 
 def _refresh(manifest: dict[str, str], layer_dir: Path) -> None:

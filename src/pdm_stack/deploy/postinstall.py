@@ -43,7 +43,7 @@ class PostinstallError(Exception):
     """A problem that makes the layer unusable where it is; reported in one line."""
 
 
-def _path(layer_dir: Path, relative: str) -> Path:
+def layer_path(layer_dir: Path, relative: str) -> Path:
     """A config path (relative, ``/``-separated) inside or beside the layer, ``..`` resolved
     lexically: the layer's own folder name may be temporary, its peers' names are not."""
     return Path(os.path.normpath(layer_dir.joinpath(*relative.split("/"))))
@@ -56,7 +56,7 @@ def _major_minor(config: dict[str, Any]) -> str:
 def read_config(layer_dir: Path) -> dict[str, Any]:
     """The layer config, with every path field checked to be relative (a build path is stale)."""
     try:
-        config = json.loads(_path(layer_dir, CONFIG_PATH).read_text(encoding="utf-8"))
+        config = json.loads(layer_path(layer_dir, CONFIG_PATH).read_text(encoding="utf-8"))
     except OSError:
         raise PostinstallError(f"{CONFIG_PATH} is missing: this is not a complete layer folder") from None
     except ValueError as exc:
@@ -91,7 +91,7 @@ def _ensure_link(link: Path, target: str, changed: list[str], layer_dir: Path) -
 
 def check_runtime(layer_dir: Path, config: dict[str, Any]) -> Path:
     """The runtime interpreter this layer runs on; an error naming it when it is not beside us."""
-    base = _path(layer_dir, config["base_python"])
+    base = layer_path(layer_dir, config["base_python"])
     if not base.is_file():
         parts = config["base_python"].split("/")
         if not is_venv_layer(layer_dir) or len(parts) < 2:
@@ -108,12 +108,12 @@ def check_runtime(layer_dir: Path, config: dict[str, Any]) -> Path:
 
 def check_lower_layers(layer_dir: Path, config: dict[str, Any]) -> None:
     for relative in config.get("pylib_dirs", []):
-        if not _path(layer_dir, relative).is_dir():
+        if not layer_path(layer_dir, relative).is_dir():
             raise PostinstallError(
                 f"lower layer site-packages {relative} is missing: deploy that layer beside this one"
             )
     site_customize = config["site_dir"] + "/sitecustomize.py"
-    if not _path(layer_dir, site_customize).is_file():
+    if not layer_path(layer_dir, site_customize).is_file():
         raise PostinstallError(f"{site_customize} is missing: the lower layers would be unreachable")
 
 
@@ -122,11 +122,11 @@ def fix_interpreter_links(layer_dir: Path, config: dict[str, Any]) -> list[str]:
     changed: list[str] = []
     if os.name == "nt":
         return changed
-    python = _path(layer_dir, config["python"])
+    python = layer_path(layer_dir, config["python"])
     bin_dir = python.parent
     if is_venv_layer(layer_dir):
         # Always relative: a link naming the build folder or an old deployment is stale.
-        wanted = os.path.relpath(_path(layer_dir, config["base_python"]), bin_dir)
+        wanted = os.path.relpath(layer_path(layer_dir, config["base_python"]), bin_dir)
         _ensure_link(python, wanted, changed, layer_dir)
         for alias in ("python3", f"python{_major_minor(config)}"):
             if bin_dir / alias != python:
@@ -176,7 +176,7 @@ def compile_bytecode(layer_dir: Path, config: dict[str, Any], base_python: Path)
     Python runs this script), so the bytecode always matches the interpreter that loads it.
     """
     if is_venv_layer(layer_dir):
-        folder = _path(layer_dir, config["site_dir"])
+        folder = layer_path(layer_dir, config["site_dir"])
     else:
         folder = layer_dir / "lib" / f"python{_major_minor(config)}"
     if not folder.is_dir():
@@ -189,7 +189,7 @@ def compile_bytecode(layer_dir: Path, config: dict[str, Any], base_python: Path)
 
 def self_check(layer_dir: Path, config: dict[str, Any]) -> None:
     """Start the layer's interpreter and check it lives here, on the runtime beside it."""
-    python = _path(layer_dir, config["python"])
+    python = layer_path(layer_dir, config["python"])
     result = subprocess.run(
         [str(python), "-I", "-B", "-c", _PROBE], capture_output=True, text=True, check=False
     )
@@ -202,7 +202,7 @@ def self_check(layer_dir: Path, config: dict[str, Any]) -> None:
     facts = json.loads(reports[-1][len(_MARKER) :])
     if Path(facts["prefix"]).resolve() != layer_dir.resolve():
         raise PostinstallError(f"{config['python']} runs with sys.prefix {facts['prefix']}, not this layer")
-    runtime_dir = _path(layer_dir, config["base_python"]).resolve().parent.parent
+    runtime_dir = layer_path(layer_dir, config["base_python"]).resolve().parent.parent
     if Path(facts["base_prefix"]).resolve() != runtime_dir:
         raise PostinstallError(
             f"{config['python']} runs with sys.base_prefix {facts['base_prefix']}, not {runtime_dir}"

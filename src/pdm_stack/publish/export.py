@@ -1,7 +1,8 @@
 """``export``: built layers as a ready-to-run local deployment, without archives.
 
 The export folder gets exactly what an archive would carry (same filtering, plus each layer's
-``postinstall.py``), then the post-install steps run as on a target machine. Files are hard
+``postinstall.py``), then the post-install steps run as on a target machine, except that the
+bytecode a build compiled (in the very form post-install writes) is linked, not compiled again. Files are hard
 links into the build where the file system allows (exporting a gigabyte framework then costs
 almost nothing), except the few files post-install may replace, which are copied so the build
 (and uv's cache, which the build's files are themselves linked to) can never be changed
@@ -61,7 +62,7 @@ def export_layers(
 ) -> list[ExportResult]:
     """Export ``layers`` (stack order) into ``export_dir`` and run their post-install steps."""
     script = postinstall_bytes()
-    walked = [(layer, layer.members()) for layer in layers]
+    walked = [(layer, layer.members(bytecode=True)) for layer in layers]
     check_outside_build(export_dir, layers, export=True)
     for layer in layers:
         final = export_dir / layer.install_target
@@ -153,15 +154,22 @@ def run_postinstall(target: Path, layers: Sequence[PublishLayer], reporter: Repo
                 " (add --include-dependencies)",
                 layer=layer.env_name,
             )
-    runtimes = [layer.install_target for layer in ordered if layer.kind is LayerKind.RUNTIME]
-    others = [layer.install_target for layer in ordered if layer.kind is not LayerKind.RUNTIME]
+    runtimes = [layer for layer in ordered if layer.kind is LayerKind.RUNTIME]
+    others = [layer for layer in ordered if layer.kind is not LayerKind.RUNTIME]
     with reporter.step(f"Running post-install steps in {target}"):
         try:
-            postinstall_layers(target, runtimes)
+            for runtime in runtimes:
+                # A layer exported with its build's bytecode needs no compiling.
+                postinstall_layers(target, [runtime.install_target], compile_pyc=not runtime.bytecode)
             # Layers on a runtime only read it, so they post-install side by side: the small
             # layers' interpreter starts and checks overlap the big layers' compilation.
             with ThreadPoolExecutor(max_workers=_POSTINSTALL_JOBS, thread_name_prefix="postinstall") as pool:
-                futures = [pool.submit(postinstall_layers, target, [name]) for name in others]
+                futures = [
+                    pool.submit(
+                        postinstall_layers, target, [layer.install_target], compile_pyc=not layer.bytecode
+                    )
+                    for layer in others
+                ]
                 for future in futures:
                     future.result()
         except DeployError as exc:

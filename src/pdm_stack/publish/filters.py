@@ -63,25 +63,37 @@ def postinstall_bytes() -> bytes:
 
 
 def layer_members(
-    folder: Path, *, keep_console_scripts: bool = False, label: str | None = None
+    folder: Path, *, keep_console_scripts: bool = False, keep_bytecode: bool = False, label: str | None = None
 ) -> list[Member]:
     """Every member of the layer at ``folder`` that ships, sorted by path (postinstall excluded).
+
+    ``keep_bytecode`` keeps the ``__pycache__`` folders: export links the bytecode a build
+    compiled in the deployment's own form; archives never carry it.
 
     Raises :class:`StackError` for content a deployment cannot reproduce: absolute symlinks,
     symlinks that leave the deployment folder, and special files (sockets, fifos, devices).
     """
     label = label or folder.name
     members = [Member("", "dir", folder, executable=True)]
-    _walk(folder, "", members, keep_console_scripts=keep_console_scripts, label=label)
+    keep = _Keep(keep_console_scripts, keep_bytecode)
+    _walk(folder, "", members, keep=keep, label=label)
     members.sort(key=lambda m: m.relpath)
     return members
 
 
-def _walk(directory: Path, prefix: str, out: list[Member], *, keep_console_scripts: bool, label: str) -> None:
+@dataclass(frozen=True)
+class _Keep:
+    """What a walk keeps that archives leave out."""
+
+    console_scripts: bool
+    bytecode: bool
+
+
+def _walk(directory: Path, prefix: str, out: list[Member], *, keep: _Keep, label: str) -> None:
     with os.scandir(directory) as entries:
         for entry in entries:
             relpath = f"{prefix}{entry.name}"
-            if _excluded(relpath, entry, keep_console_scripts):
+            if _excluded(relpath, entry, keep):
                 continue
             info = entry.stat(follow_symlinks=False)
             path = Path(entry.path)
@@ -93,7 +105,7 @@ def _walk(directory: Path, prefix: str, out: list[Member], *, keep_console_scrip
             elif stat.S_ISDIR(info.st_mode):
                 # No stamp: a directory's time changes with its entries, which the walk sees anyway.
                 out.append(Member(relpath, "dir", path, executable=True))
-                _walk(path, f"{relpath}/", out, keep_console_scripts=keep_console_scripts, label=label)
+                _walk(path, f"{relpath}/", out, keep=keep, label=label)
             elif stat.S_ISREG(info.st_mode):
                 executable = bool(info.st_mode & 0o111)
                 out.append(Member(relpath, "file", path, info.st_size, executable, stamp=stamp))
@@ -101,15 +113,18 @@ def _walk(directory: Path, prefix: str, out: list[Member], *, keep_console_scrip
                 raise StackError(f"'{relpath}' is a special file (socket, fifo or device)", layer=label)
 
 
-def _excluded(relpath: str, entry: os.DirEntry[str], keep_console_scripts: bool) -> bool:
+def _excluded(relpath: str, entry: os.DirEntry[str], keep: _Keep) -> bool:
     name = entry.name
-    if name == "__pycache__" or name.endswith(_BYTECODE_SUFFIXES):
-        return True
+    if name == "__pycache__":
+        return not keep.bytecode
+    if name.endswith(_BYTECODE_SUFFIXES):
+        # Bytecode outside a __pycache__ folder is a legacy layout no build writes.
+        return not (keep.bytecode and relpath.rpartition("/")[0].endswith("__pycache__"))
     if relpath == POSTINSTALL_NAME:
         return True  # replaced by the packaged script
     if relpath == UV_ENVIRONMENT_LOCK:
         return True  # uv's lock of the build environment (layers built by older versions)
-    if relpath.startswith("bin/") and relpath.count("/") == 1 and not keep_console_scripts:
+    if relpath.startswith("bin/") and relpath.count("/") == 1 and not keep.console_scripts:
         return _INTERPRETER.fullmatch(name) is None
     return False
 

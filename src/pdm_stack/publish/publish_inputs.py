@@ -49,6 +49,8 @@ class PublishLayer:
     #: Import name of an application's launch module.
     launch_module: str | None = None
     keep_console_scripts: bool = False
+    #: The build compiled the layer's bytecode in the deployment's own form (export links it).
+    bytecode: bool = False
 
     @property
     def label(self) -> str:
@@ -61,9 +63,15 @@ class PublishLayer:
             return "bin/python3"
         return f"../{self.runtime_target}/bin/python3"
 
-    def members(self) -> list[Member]:
-        """What of the built folder ships, sorted (validated: no escaping symlinks)."""
-        return layer_members(self.folder, keep_console_scripts=self.keep_console_scripts, label=self.label)
+    def members(self, *, bytecode: bool = False) -> list[Member]:
+        """What of the built folder ships, sorted (validated: no escaping symlinks); with
+        ``bytecode``, the build's compiled bytecode too (when the build compiled it)."""
+        return layer_members(
+            self.folder,
+            keep_console_scripts=self.keep_console_scripts,
+            keep_bytecode=bytecode and self.bytecode,
+            label=self.label,
+        )
 
     def launch_module_hash(self) -> str | None:
         """``sha256:<hex>`` of the launch module as shipped: the build copied exactly the files
@@ -139,6 +147,7 @@ def plan_layers(
                 python_implementation=_implementation(runtime, config, folder),
                 launch_module=import_name(launch) if launch is not None else None,
                 keep_console_scripts=keep and layer.kind is LayerKind.APPLICATION,
+                bytecode=record.bytecode,
             )
         )
     if missing:
