@@ -10,7 +10,7 @@ import shutil
 from pathlib import Path
 
 from bench import steps
-from bench.core import Context, Scenario
+from bench.core import Context, Goal, Scenario
 from bench.tools import RUNTIME, Layer, StackProject, compileall_command, plain_venv_command
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,10 +44,10 @@ def run(ctx: Context) -> None:
         return
     project, changed_module, app, imports = _example(ctx)
     steps.lock(ctx, project)
-    steps.build(ctx, project)
+    steps.build(ctx, project, goal=Goal(max_ratio=1.5))
     steps.rebuild_one_app(ctx, project, changed_module)
     steps.publish(ctx, project)
-    steps.export(ctx, project)
+    steps.export(ctx, project, goal=Goal(max_ratio=1.5))
     fmt = steps.DEFAULT_FORMAT
     target = steps.deploy(ctx, project, ctx.work / f"publish-{fmt}", fmt)
     plain = _plain_venv(ctx, project, target / RUNTIME)

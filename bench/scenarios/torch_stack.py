@@ -80,7 +80,7 @@ def run(ctx: Context) -> None:
     )
     # The oci-fetch scenario deploys these apps from a registry, one after another.
     ctx.cache["torch-stack"] = (project, artifacts, [app.name for app in apps])
-    steps.export(ctx, project, goal=None)
+    steps.export(ctx, project, goal=Goal(max_ratio=1.5))
     shutil.rmtree(ctx.work / "export", ignore_errors=True)
     target = steps.deploy(ctx, project, artifacts, steps.DEFAULT_FORMAT, goal=Goal(max_ratio=1.5), runs=heavy)
 
