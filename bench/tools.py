@@ -150,4 +150,6 @@ def compileall_command(python: Path, *folders: Path, mode: str = "checked-hash",
     (``checked-hash``, as their post-install compiles), or as pip compiles (``timestamp``)."""
     quoted = " ".join(shlex.quote(str(f)) for f in folders)
     options = f"-q -q -j0 --invalidation-mode {mode}" + (" -f" if force else "")
-    return f"{shlex.quote(str(python))} -m compileall {options} {quoted}"
+    # Exit status 1 means some files do not compile (torch ships a few such sources); they run
+    # from source, as after pdm-stack's post-install, so that is no failure of the floor.
+    return f"{{ {shlex.quote(str(python))} -m compileall {options} {quoted} || [ $? -eq 1 ]; }}"
