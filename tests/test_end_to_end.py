@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pdm_stack.publish.archive import DEFAULT_FORMAT
+from pdm_stack.publish.formats import DEFAULT_FORMAT
 from tests.fixtures.runtimes import clean_env
 
 if TYPE_CHECKING:

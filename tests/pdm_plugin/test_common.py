@@ -6,8 +6,6 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-import pdm_stack.pdm_plugin.lock as lock_command
-
 if TYPE_CHECKING:
     from pdm.project import Project
     from pdm.pytest import PDMCallable
@@ -25,7 +23,8 @@ def test_ctrl_c_is_one_line_and_exit_status_130(
     def interrupted(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(lock_command, "lock_stack", interrupted)
+    # The command imports the core when it runs, so the core's own function is replaced.
+    monkeypatch.setattr("pdm_stack.lock.stack_lock.lock_stack", interrupted)
     result = pdm(["stack", "lock", "--spec", str(write_spec())], obj=project)
     assert result.exit_code == 130
     assert "Interrupted: finished layers are kept" in result.stderr

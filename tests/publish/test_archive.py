@@ -18,8 +18,9 @@ import zstandard
 
 from pdm_stack.errors import StackError
 from pdm_stack.publish import compressors
-from pdm_stack.publish.archive import ARCHIVE_FORMATS, ArchiveFormat, write_archive
+from pdm_stack.publish.archive import write_archive
 from pdm_stack.publish.filters import layer_members, postinstall_bytes
+from pdm_stack.publish.formats import ARCHIVE_FORMATS, ArchiveFormat
 from pdm_stack.publish.publish import PublishOptions, publish_layers
 from pdm_stack.reporting import NullReporter
 from tests.publish.fake_layers import APP, FRAMEWORK, LOCK_EPOCH, RUNTIME, make_build, publish_layers_of

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pdm_stack.deploy.registry_client import RegistryClient, parse_reference
-from pdm_stack.publish.archive import DEFAULT_FORMAT
+from pdm_stack.publish.formats import DEFAULT_FORMAT
 from pdm_stack.publish.oci_push import push_stack
 from pdm_stack.reporting import PlainReporter
 from tests.fixtures.json_documents import documented_fields, parse_document
@@ -127,8 +127,9 @@ def test_ctrl_c_during_publish_or_export_is_a_message_and_status_130(
 
     for module in ("publish", "export"):
         monkeypatch.setattr(f"pdm_stack.pdm_plugin.{module}.built_layers", lambda *args: [])
-        # Publishing goes through its target (pdm_stack.publish.targets), exporting directly.
-        where = "pdm_stack.publish.targets" if module == "publish" else f"pdm_stack.pdm_plugin.{module}"
+        # The commands import the core as they run: publishing goes through its target, exporting
+        # calls the core's export directly.
+        where = "pdm_stack.publish.targets" if module == "publish" else "pdm_stack.publish.export"
         monkeypatch.setattr(f"{where}.{module}_layers", ctrl_c)
         result = pdm(["stack", module, "--spec", str(spec)], obj=project)
         assert result.exit_code == 130, result.stderr

@@ -23,7 +23,7 @@ from pdm_stack.errors import StackError
 from pdm_stack.lock.layer_lock import LockPaths
 from pdm_stack.lock.pylock import LayerLock
 from pdm_stack.lock.stack_lock import LockedLayer
-from pdm_stack.publish.archive import DEFAULT_FORMAT
+from pdm_stack.publish.formats import DEFAULT_FORMAT
 from pdm_stack.publish.publish import PublishOptions, PublishResult, lock_time, publish_layers
 from pdm_stack.publish.publish_inputs import PublishLayer, plan_layers
 from pdm_stack.reporting import PlainReporter

@@ -5,6 +5,9 @@ and publishes it into ``<output folder>/venvstacks/``, as ``pdm stack publish`` 
 ``venvstacks:export`` exports the built layers into ``<output folder>/venvstacks-export/``;
 ``venvstacks:lock`` locks them into the stack's requirements folder. ``hatch build -c`` removes
 what the selected versions wrote into the output folder (locks are never removed).
+
+Hatch imports this module through its entry point on every run, so the core is imported by the
+methods that use it, not here.
 """
 
 from __future__ import annotations
@@ -20,18 +23,8 @@ from hatchling.builders.config import BuilderConfig
 from hatchling.builders.plugin.interface import BuilderInterface
 from hatchling.plugin.manager import PluginManager
 
-from pdm_stack.graph import select_layers
 from pdm_stack.hatch_plugin.options import OptionsLocation, TargetOptions, parse_target_options
 from pdm_stack.hatch_plugin.reporting import HatchReporter, hatch_errors
-from pdm_stack.hatch_plugin.runtime_config import runtime_settings
-from pdm_stack.lock.stack_lock import StaleLocksError, lock_stack, with_lower_layers
-from pdm_stack.operations.lock_inputs import PYPI, lock_options
-from pdm_stack.operations.stages import build_locked_layers, publishable_layers
-from pdm_stack.publish.export import export_layers
-from pdm_stack.publish.publish import PublishOptions, publish_layers
-from pdm_stack.stack import open_stack
-from pdm_stack.stack_spec.folders import check_folder_option
-from pdm_stack.stack_spec.loader import find_spec_file
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -88,6 +81,8 @@ class VenvstacksBuilder(BuilderInterface[BuilderConfig, PluginManager]):
     # -------------------------------------------------------------------------------- versions
 
     def build_lock(self, directory: str, **build_data: Any) -> str:
+        from pdm_stack.lock.stack_lock import lock_stack
+
         with hatch_errors(self.app, KEPT):
             run = self._open()
             outcomes = lock_stack(run.stack, run.layers, run.locking, self.reporter)
@@ -100,6 +95,10 @@ class VenvstacksBuilder(BuilderInterface[BuilderConfig, PluginManager]):
         return str(folder)
 
     def build_archives(self, directory: str, **build_data: Any) -> str:
+        from pdm_stack.operations.stages import publishable_layers
+        from pdm_stack.publish.publish import PublishOptions, publish_layers
+        from pdm_stack.stack_spec.folders import check_folder_option
+
         output = Path(directory).absolute() / ARCHIVES_FOLDER
         with hatch_errors(self.app, KEPT):
             run = self._open()
@@ -117,6 +116,10 @@ class VenvstacksBuilder(BuilderInterface[BuilderConfig, PluginManager]):
         return str(output)
 
     def build_export(self, directory: str, **build_data: Any) -> str:
+        from pdm_stack.operations.stages import publishable_layers
+        from pdm_stack.publish.export import export_layers
+        from pdm_stack.stack_spec.folders import check_folder_option
+
         output = Path(directory).absolute() / EXPORT_FOLDER
         with hatch_errors(self.app, KEPT):
             run = self._open()
@@ -136,6 +139,11 @@ class VenvstacksBuilder(BuilderInterface[BuilderConfig, PluginManager]):
     # -------------------------------------------------------------------------------- steps
 
     def _open(self) -> _Run:
+        from pdm_stack.graph import select_layers
+        from pdm_stack.operations.lock_inputs import PYPI, lock_options
+        from pdm_stack.stack import open_stack
+        from pdm_stack.stack_spec.loader import find_spec_file
+
         options = self.options
         spec = Path(self.root) / options.spec if options.spec else None
         stack = open_stack(find_spec_file(Path(self.root), spec))
@@ -151,6 +159,10 @@ class VenvstacksBuilder(BuilderInterface[BuilderConfig, PluginManager]):
 
     def _build(self, run: _Run) -> None:
         """The selected layers brought up to date, locking stale ones first if the options say so."""
+        from pdm_stack.hatch_plugin.runtime_config import runtime_settings
+        from pdm_stack.lock.stack_lock import StaleLocksError, lock_stack, with_lower_layers
+        from pdm_stack.operations.stages import build_locked_layers
+
         if self.options.lock == "if-stale":
             lock_stack(run.stack, with_lower_layers(run.stack, run.layers), run.locking, self.reporter)
         settings = runtime_settings(run.stack, self.options)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 from pdm_stack.errors import StackError
-from pdm_stack.publish.archive import ARCHIVE_FORMATS, DEFAULT_FORMAT, ArchiveFormat
+from pdm_stack.publish.formats import ARCHIVE_FORMATS, DEFAULT_FORMAT, ArchiveFormat
 from pdm_stack.stack_spec.field_values import LOCAL_RUNTIME_MODES
 
 if TYPE_CHECKING:

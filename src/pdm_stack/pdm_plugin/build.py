@@ -8,9 +8,6 @@ from pdm.cli.commands.base import BaseCommand
 from pdm.cli.options import skip_option
 from pdm.exceptions import PdmUsageError
 
-from pdm_stack.command_json import build_layers_json
-from pdm_stack.lock.stack_lock import load_locked_layers, lock_stack, with_lower_layers
-from pdm_stack.operations.stages import build_locked_layers
 from pdm_stack.pdm_plugin.common import (
     COMMON_ARGUMENTS,
     PdmReporter,
@@ -63,6 +60,11 @@ class BuildCommand(BaseCommand):
         )
 
     def handle(self, project: Project, options: argparse.Namespace) -> None:
+        # The core loads when the command runs, not on every pdm run (see common.py).
+        from pdm_stack.command_json import build_layers_json
+        from pdm_stack.lock.stack_lock import load_locked_layers, lock_stack, with_lower_layers
+        from pdm_stack.operations.stages import build_locked_layers
+
         reporter = PdmReporter(project.core.ui)
         with json_output(options, "build") as output, user_errors(project):
             stack = open_project_stack(project, options)

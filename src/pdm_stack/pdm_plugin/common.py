@@ -2,6 +2,9 @@
 
 The core raises :class:`StackError` for user errors; here they become PDM's one-line usage
 errors, with the traceback printed first only when ``-v`` was given.
+
+PDM imports every plugin on every run (``pdm install``, ``pdm --version``), so the command modules
+import only what setting up their options needs; the core is imported when a command runs.
 """
 
 from __future__ import annotations
@@ -17,9 +20,6 @@ from pdm.termui import Verbosity, is_interactive
 from rich.markup import escape
 
 from pdm_stack.errors import StackError
-from pdm_stack.graph import Layer, select_layers
-from pdm_stack.stack import Stack, open_stack
-from pdm_stack.stack_spec.loader import find_spec_file
 
 if TYPE_CHECKING:
     import argparse
@@ -27,6 +27,9 @@ if TYPE_CHECKING:
 
     from pdm.project import Project
     from pdm.termui import UI
+
+    from pdm_stack.graph import Layer
+    from pdm_stack.stack import Stack
 
 spec_option = Option(
     "--spec",
@@ -132,6 +135,9 @@ def interrupted(project: Project, what_is_kept: str) -> NoReturn:
 
 def open_project_stack(project: Project, options: argparse.Namespace) -> Stack:
     """Open the stack of the project (or of ``--spec``), knowing PDM's configured index names."""
+    from pdm_stack.stack import open_stack
+    from pdm_stack.stack_spec.loader import find_spec_file
+
     path = find_spec_file(project.root, options.spec)
     extra_indexes = [source.name for source in project.sources if source.name]
     stack = open_stack(path, extra_indexes=extra_indexes)
@@ -141,6 +147,8 @@ def open_project_stack(project: Project, options: argparse.Namespace) -> Stack:
 
 
 def selected_layers(stack: Stack, options: argparse.Namespace) -> list[Layer]:
+    from pdm_stack.graph import select_layers
+
     return select_layers(
         stack.graph,
         options.include,

@@ -13,9 +13,6 @@ from typing import TYPE_CHECKING
 from pdm.cli.commands.base import BaseCommand
 from pdm.cli.options import verbose_option
 
-from pdm_stack.command_json import deploy_layers_json
-from pdm_stack.deploy import deploy_stack
-from pdm_stack.deploy.registry_client import is_registry
 from pdm_stack.pdm_plugin.common import PdmReporter, user_errors
 from pdm_stack.pdm_plugin.json_output import json_option, json_output
 from pdm_stack.pdm_plugin.registry_options import add_insecure_option, registry_credentials
@@ -57,6 +54,11 @@ class DeployCommand(BaseCommand):
         add_insecure_option(parser)
 
     def handle(self, project: Project, options: argparse.Namespace) -> None:
+        # The core loads when the command runs, not on every pdm run (see common.py).
+        from pdm_stack.command_json import deploy_layers_json
+        from pdm_stack.deploy import deploy_stack
+        from pdm_stack.deploy.registry_client import is_registry
+
         reporter = PdmReporter(project.core.ui)
         target = Path(options.target)
         with json_output(options, "deploy") as output, user_errors(project):

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING
 from pdm.cli.commands.base import BaseCommand
 from pdm.cli.options import skip_option
 
-from pdm_stack.command_json import export_layers_json
 from pdm_stack.pdm_plugin.common import (
     COMMON_ARGUMENTS,
     PdmReporter,
@@ -19,7 +18,6 @@ from pdm_stack.pdm_plugin.common import (
 from pdm_stack.pdm_plugin.hooks import StackHooks
 from pdm_stack.pdm_plugin.json_output import json_option, json_output
 from pdm_stack.pdm_plugin.publish import built_layers, output_folder
-from pdm_stack.publish.export import export_layers
 
 if TYPE_CHECKING:
     import argparse
@@ -47,6 +45,10 @@ class ExportCommand(BaseCommand):
         )
 
     def handle(self, project: Project, options: argparse.Namespace) -> None:
+        # The core loads when the command runs, not on every pdm run (see common.py).
+        from pdm_stack.command_json import export_layers_json
+        from pdm_stack.publish.export import export_layers
+
         reporter = PdmReporter(project.core.ui)
         with json_output(options, "export") as output, user_errors(project):
             stack = open_project_stack(project, options)

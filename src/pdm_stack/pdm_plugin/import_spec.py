@@ -10,9 +10,6 @@ from pdm.cli.options import project_option, verbose_option
 from rich.markup import escape
 
 from pdm_stack.pdm_plugin.common import user_errors
-from pdm_stack.stack_spec.loader import display_path
-from pdm_stack.stack_spec.uv_config import UV_CONFIG_FILE
-from pdm_stack.stack_spec.venvstacks_import import import_venvstacks, write_imported
 
 if TYPE_CHECKING:
     import argparse
@@ -34,6 +31,11 @@ class ImportCommand(BaseCommand):
         )
 
     def handle(self, project: Project, options: argparse.Namespace) -> None:
+        # The core loads when the command runs, not on every pdm run (see common.py).
+        from pdm_stack.stack_spec.loader import display_path
+        from pdm_stack.stack_spec.uv_config import UV_CONFIG_FILE
+        from pdm_stack.stack_spec.venvstacks_import import import_venvstacks, write_imported
+
         ui = project.core.ui
         pyproject = project.root / "pyproject.toml"
         known = [source.name for source in project.sources if source.name]

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from pdm.cli.options import Option
 
-from pdm_stack.command_json import EXIT_FAILED, command_document, error_document
 from pdm_stack.errors import StackError
 
 if TYPE_CHECKING:
@@ -40,6 +39,9 @@ class JsonOutput:
 
     def layers(self, layers: Sequence[Mapping[str, Any]], **fields: Any) -> None:
         """Record the per-layer results (call it before raising for failed layers, too)."""
+        # Imported when used, as in every command module: PDM imports this one on every run.
+        from pdm_stack.command_json import command_document
+
         self.document = command_document(self.command, layers, **fields)
 
 
@@ -50,6 +52,8 @@ def _emit(stream: TextIO, document: Mapping[str, Any]) -> None:
 
 def _failure(output: JsonOutput, error: BaseException, exit_code: int) -> dict[str, Any]:
     """The error document, keeping the per-layer results when the command got that far."""
+    from pdm_stack.command_json import error_document
+
     failed = error_document(output.command, error, exit_code=exit_code)
     if output.document is None:
         return failed
@@ -67,6 +71,8 @@ def json_output(options: argparse.Namespace, command: str) -> Iterator[JsonOutpu
     if not output.enabled:
         yield output
         return
+    from pdm_stack.command_json import EXIT_FAILED
+
     stdout = sys.stdout
     try:
         with redirect_stdout(sys.stderr):

@@ -8,9 +8,6 @@ from pdm.cli.commands.base import BaseCommand
 from pdm.cli.options import skip_option
 from pdm.exceptions import PdmUsageError
 
-from pdm_stack.command_json import lock_check_layers_json, lock_layers_json
-from pdm_stack.lock.stack_lock import lock_stack, lock_statuses
-from pdm_stack.operations.lock_inputs import stale_locks
 from pdm_stack.pdm_plugin.common import (
     COMMON_ARGUMENTS,
     PdmReporter,
@@ -42,6 +39,11 @@ class LockCommand(BaseCommand):
         )
 
     def handle(self, project: Project, options: argparse.Namespace) -> None:
+        # The core loads when the command runs, not on every pdm run (see common.py).
+        from pdm_stack.command_json import lock_check_layers_json, lock_layers_json
+        from pdm_stack.lock.stack_lock import lock_stack, lock_statuses
+        from pdm_stack.operations.lock_inputs import stale_locks
+
         reporter = PdmReporter(project.core.ui)
         with json_output(options, "lock") as output, user_errors(project):
             stack = open_project_stack(project, options)

@@ -11,8 +11,6 @@ from typing import TYPE_CHECKING
 
 from pdm.cli.options import ArgumentGroup
 
-from pdm_stack.lock.stack_lock import LockedLayer, LockOptions, load_locked_layers
-from pdm_stack.operations import lock_inputs
 from pdm_stack.pdm_plugin.runtime_config import package_indexes
 
 if TYPE_CHECKING:
@@ -23,6 +21,7 @@ if TYPE_CHECKING:
 
     from pdm_stack.graph import Layer
     from pdm_stack.indexes import PackageIndex
+    from pdm_stack.lock.stack_lock import LockedLayer, LockOptions
     from pdm_stack.stack import Stack
 
 
@@ -47,11 +46,16 @@ locking_group.add_argument(
 
 def project_indexes(project: Project, stack: Stack) -> tuple[PackageIndex, ...]:
     """PDM sources first, then the spec's ``[[tool.uv.index]]`` and ``find_links`` folders."""
+    # The core loads when a command runs, not on every pdm run (see common.py).
+    from pdm_stack.operations import lock_inputs
+
     return lock_inputs.stack_indexes(stack, package_indexes(project))
 
 
 def lock_options(project: Project, stack: Stack, options: argparse.Namespace | None = None) -> LockOptions:
     """Precedence of the cutoff: ``--exclude-newer``, then ``UV_EXCLUDE_NEWER``, then the spec."""
+    from pdm_stack.operations import lock_inputs
+
     return lock_inputs.lock_options(
         stack, package_indexes(project), exclude_newer=getattr(options, "exclude_newer", None)
     )
@@ -59,4 +63,6 @@ def lock_options(project: Project, stack: Stack, options: argparse.Namespace | N
 
 def valid_locks(project: Project, stack: Stack, layers: Sequence[Layer]) -> dict[str, LockedLayer]:
     """Valid locks of ``layers`` and everything below them; a stale one says what to run."""
+    from pdm_stack.lock.stack_lock import load_locked_layers
+
     return load_locked_layers(stack, layers, lock_options(project, stack))

@@ -17,7 +17,6 @@ from pdm.termui import Verbosity
 from rich.markup import escape
 
 from pdm_stack.errors import StackError
-from pdm_stack.stack_spec.loader import read_toml
 
 if TYPE_CHECKING:
     import argparse
@@ -33,6 +32,9 @@ def _is_stack_command(options: argparse.Namespace) -> bool:
 
 def check_project_file(core: Core, project: Project, options: argparse.Namespace) -> None:
     """Exit with one line naming the file and position if the project's pyproject.toml is unreadable."""
+    # Only stack commands get here: the other pdm commands never load the spec loader.
+    from pdm_stack.stack_spec.loader import read_toml
+
     path = project.root / project.PYPROJECT_FILENAME
     if project.is_global or not (path.exists() or path.is_symlink()):
         return

@@ -8,8 +8,6 @@ from typing import TYPE_CHECKING, cast
 from pdm.cli.commands.base import BaseCommand
 from pdm.cli.options import skip_option
 
-from pdm_stack.command_json import publish_layers_json, publish_registry_json
-from pdm_stack.operations.stages import publishable_layers
 from pdm_stack.pdm_plugin.common import (
     COMMON_ARGUMENTS,
     PdmReporter,
@@ -23,10 +21,7 @@ from pdm_stack.pdm_plugin.hooks import StackHooks
 from pdm_stack.pdm_plugin.json_output import json_option, json_output
 from pdm_stack.pdm_plugin.lock_inputs import lock_options
 from pdm_stack.pdm_plugin.registry_options import add_insecure_option, project_version, registry_credentials
-from pdm_stack.publish.archive import ARCHIVE_FORMATS, DEFAULT_FORMAT
-from pdm_stack.publish.publish import PublishOptions
-from pdm_stack.publish.targets import TargetSettings, open_target
-from pdm_stack.stack_spec.folders import check_folder_option
+from pdm_stack.publish.formats import ARCHIVE_FORMATS, DEFAULT_FORMAT
 
 if TYPE_CHECKING:
     import argparse
@@ -42,6 +37,9 @@ def built_layers(
     project: Project, stack: Stack, options: argparse.Namespace, reporter: Reporter
 ) -> list[PublishLayer]:
     """The selected layers for this platform, with valid locks, checked to be built."""
+    # The core loads when a command runs, not on every pdm run (see common.py).
+    from pdm_stack.operations.stages import publishable_layers
+
     return publishable_layers(stack, selected_layers(stack, options), lock_options(project, stack), reporter)
 
 
@@ -50,6 +48,8 @@ def output_folder(stack: Stack, options: argparse.Namespace, setting: str) -> Pa
     setting's folder."""
     if not options.output_dir:
         return cast("Path", getattr(stack.settings, setting))
+    from pdm_stack.stack_spec.folders import check_folder_option
+
     path = Path(options.output_dir).absolute()
     check_folder_option(stack.settings, setting, "--output-dir", path)
     return path
@@ -97,6 +97,10 @@ class PublishCommand(BaseCommand):
         add_insecure_option(parser)
 
     def handle(self, project: Project, options: argparse.Namespace) -> None:
+        from pdm_stack.command_json import publish_layers_json, publish_registry_json
+        from pdm_stack.publish.publish import PublishOptions
+        from pdm_stack.publish.targets import TargetSettings, open_target
+
         # A dry run's listing is its result; with --json the document is, and the listing is progress.
         reporter = PdmReporter(project.core.ui, info_is_output=options.dry_run and not options.json)
         with json_output(options, "publish") as output, user_errors(project):

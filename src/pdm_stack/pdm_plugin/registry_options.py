@@ -11,13 +11,12 @@ from __future__ import annotations
 import tomllib
 from typing import TYPE_CHECKING
 
-from pdm_stack.deploy.registry_client import Credentials
-
 if TYPE_CHECKING:
     import argparse
 
     from pdm.project import Project
 
+    from pdm_stack.deploy.registry_client import Credentials
     from pdm_stack.stack import Stack
 
 
@@ -31,6 +30,9 @@ def add_insecure_option(parser: argparse.ArgumentParser) -> None:
 
 
 def registry_credentials(project: Project) -> Credentials | None:
+    # Imported here: the publish and deploy commands' options need this module on every pdm run.
+    from pdm_stack.deploy.registry_client import Credentials
+
     username = project.config.get("stack.registry_username")
     password = project.config.get("stack.registry_password")
     if username and password:

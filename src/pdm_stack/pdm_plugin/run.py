@@ -12,7 +12,6 @@ from pdm.cli.commands.base import BaseCommand
 from pdm_stack.errors import StackError
 from pdm_stack.pdm_plugin.common import COMMON_ARGUMENTS, PdmReporter, open_project_stack, user_errors
 from pdm_stack.pdm_plugin.lock_inputs import valid_locks
-from pdm_stack.run import find_app, run_app
 
 if TYPE_CHECKING:
     from pdm.project import Project
@@ -33,6 +32,9 @@ class RunCommand(BaseCommand):
         )
 
     def handle(self, project: Project, options: argparse.Namespace) -> None:
+        # The core loads when the command runs, not on every pdm run (see common.py).
+        from pdm_stack.run import find_app, run_app
+
         arguments = list(options.args)
         if arguments[:1] == ["--"]:
             arguments = arguments[1:]

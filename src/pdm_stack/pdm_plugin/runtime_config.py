@@ -11,16 +11,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from pdm_stack.indexes import PackageIndex
-from pdm_stack.runtimes.pdm_installs import PdmInstalls
-from pdm_stack.runtimes.provider import RuntimeSettings
-
 if TYPE_CHECKING:
     import argparse
 
     from pdm._types import RepositoryConfig
     from pdm.project import Project
 
+    from pdm_stack.indexes import PackageIndex
+    from pdm_stack.runtimes.provider import RuntimeSettings
     from pdm_stack.stack import Stack
 
 ENV_VARS = {
@@ -42,6 +40,10 @@ def _setting(project: Project, stack: Stack, name: str, cli_value: Any = None) -
 
 
 def runtime_settings(project: Project, stack: Stack, options: argparse.Namespace) -> RuntimeSettings:
+    # The runtimes package loads when a command runs, not on every pdm run (see common.py).
+    from pdm_stack.runtimes.pdm_installs import PdmInstalls
+    from pdm_stack.runtimes.provider import RuntimeSettings
+
     def make_client() -> object:
         from pdm.models.session import PDMPyPIClient
 
@@ -63,6 +65,8 @@ def runtime_settings(project: Project, stack: Stack, options: argparse.Namespace
 
 def package_indexes(project: Project) -> list[PackageIndex]:
     """PDM's sources (pyproject and config, ``${ENV}`` expanded), credentials included."""
+    from pdm_stack.indexes import PackageIndex
+
     indexes = []
     for source in project.sources:
         if not source.url:

@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING
 
 from pdm.cli.commands.base import BaseCommand
 
-from pdm_stack.lock.stack_lock import lock_statuses
 from pdm_stack.pdm_plugin.common import (
     COMMON_ARGUMENTS,
     open_project_stack,
@@ -16,7 +15,6 @@ from pdm_stack.pdm_plugin.common import (
 )
 from pdm_stack.pdm_plugin.json_output import json_output
 from pdm_stack.pdm_plugin.lock_inputs import lock_options
-from pdm_stack.show import collect_reports, render_tree, stack_json
 
 if TYPE_CHECKING:
     import argparse
@@ -37,6 +35,10 @@ class ShowCommand(BaseCommand):
         )
 
     def handle(self, project: Project, options: argparse.Namespace) -> None:
+        # The core loads when the command runs, not on every pdm run (see common.py).
+        from pdm_stack.lock.stack_lock import lock_statuses
+        from pdm_stack.show import collect_reports, render_tree, stack_json
+
         with json_output(options, "show") as output, user_errors(project):
             stack = open_project_stack(project, options)
             locks = lock_statuses(stack, lock_options(project, stack))

@@ -18,11 +18,8 @@ from typing import TYPE_CHECKING, Any
 from pdm.cli.commands.base import BaseCommand
 from pdm.exceptions import PdmUsageError
 
-from pdm_stack.building.layer_config import read_layer_config
 from pdm_stack.errors import StackError
 from pdm_stack.pdm_plugin.common import COMMON_ARGUMENTS, open_project_stack, user_errors
-from pdm_stack.stack_spec.model import LayerKind
-from pdm_stack.status import layer_status
 
 if TYPE_CHECKING:
     import argparse
@@ -54,6 +51,9 @@ def selected_interpreter(project: Project) -> Path | None:
 
 def selected_layer_folder(project: Project) -> Path | None:
     """The built layer folder holding the selected interpreter, if it is one."""
+    # The core loads when it is needed, not on every pdm run (see common.py).
+    from pdm_stack.building.layer_config import read_layer_config
+
     python = selected_interpreter(project)
     if python is None:
         return None
@@ -62,6 +62,8 @@ def selected_layer_folder(project: Project) -> Path | None:
 
 
 def _find_layer(stack: Stack, name: str) -> Layer:
+    from pdm_stack.stack_spec.model import LayerKind
+
     candidates = [layer for layer in stack.graph if layer.kind is not LayerKind.RUNTIME]
     for layer in candidates:
         if name in (layer.name, layer.env_name):
@@ -71,6 +73,8 @@ def _find_layer(stack: Stack, name: str) -> Layer:
 
 
 def _built_folder(stack: Stack, layer: Layer) -> Path:
+    from pdm_stack.status import layer_status
+
     status = layer_status(stack, layer)
     if status.build_dir is None or not status.built:
         raise StackError(
@@ -159,6 +163,9 @@ def refuse_installs_into_layer(
 
 def follow_rebuilt_layer(project: Project, stack: Stack, layers: list[Layer]) -> None:
     """After a build: a selected versioned layer moves to its newly built folder."""
+    from pdm_stack.stack_spec.model import LayerKind
+    from pdm_stack.status import layer_status
+
     python = selected_interpreter(project)
     # The folder itself may be gone: a new lock version's build replaces the previous one.
     current = python.parent.parent if python is not None else None

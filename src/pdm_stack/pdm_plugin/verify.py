@@ -9,8 +9,6 @@ from pdm.cli.commands.base import BaseCommand
 from pdm.cli.options import verbose_option
 from rich.markup import escape
 
-from pdm_stack.command_json import verify_layers_json
-from pdm_stack.deploy.verify import describe, verify_deployment
 from pdm_stack.errors import StackError
 from pdm_stack.pdm_plugin.common import user_errors
 from pdm_stack.pdm_plugin.json_output import json_option, json_output
@@ -36,6 +34,10 @@ class VerifyCommand(BaseCommand):
         )
 
     def handle(self, project: Project, options: argparse.Namespace) -> None:
+        # The core loads when the command runs, not on every pdm run (see common.py).
+        from pdm_stack.command_json import verify_layers_json
+        from pdm_stack.deploy.verify import describe, verify_deployment
+
         target = Path(options.target)
         with json_output(options, "verify") as output, user_errors(project):
             results = verify_deployment(target, timeout=options.timeout)

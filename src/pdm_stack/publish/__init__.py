@@ -2,12 +2,21 @@
 
 Nothing here imports PDM: the ``pdm stack publish`` / ``pdm stack export`` commands are thin
 adapters around :func:`publish_layers` and :func:`export_layers`.
+
+The names below load with their module on first use: the front ends' option parsers, set up on
+every ``pdm`` run, need :mod:`~pdm_stack.publish.formats` but not the compressors.
 """
 
-from pdm_stack.publish.archive import ARCHIVE_FORMATS, ArchiveFormat
-from pdm_stack.publish.export import ExportResult, export_layers
-from pdm_stack.publish.publish import PublishOptions, PublishResult, publish_layers
-from pdm_stack.publish.publish_inputs import PublishLayer, plan_layers
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pdm_stack.publish.export import ExportResult, export_layers
+    from pdm_stack.publish.formats import ARCHIVE_FORMATS, ArchiveFormat
+    from pdm_stack.publish.publish import PublishOptions, PublishResult, publish_layers
+    from pdm_stack.publish.publish_inputs import PublishLayer, plan_layers
 
 __all__ = [
     "ARCHIVE_FORMATS",
@@ -20,3 +29,22 @@ __all__ = [
     "plan_layers",
     "publish_layers",
 ]
+
+_MODULES = {
+    "ARCHIVE_FORMATS": "formats",
+    "ArchiveFormat": "formats",
+    "ExportResult": "export",
+    "export_layers": "export",
+    "PublishLayer": "publish_inputs",
+    "plan_layers": "publish_inputs",
+    "PublishOptions": "publish",
+    "PublishResult": "publish",
+    "publish_layers": "publish",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _MODULES.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)

@@ -15,22 +15,19 @@ import hashlib
 import os
 import tarfile
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from pdm_stack.atomic_files import create_temp
 from pdm_stack.errors import StackError
 from pdm_stack.publish.compressors import Compressor, ParallelGzip, ParallelXz, Zstd, is_x86_64_elf
 from pdm_stack.publish.filters import POSTINSTALL_NAME, Member
+from pdm_stack.publish.formats import ARCHIVE_FORMATS, ArchiveFormat
 
 if TYPE_CHECKING:
     import threading
     from collections.abc import Sequence
     from concurrent.futures import Executor
     from pathlib import Path
-
-ArchiveFormat = Literal["tar.gz", "tar.xz", "tar.zst"]
-ARCHIVE_FORMATS: tuple[ArchiveFormat, ...] = ("tar.gz", "tar.xz", "tar.zst")
-DEFAULT_FORMAT: ArchiveFormat = "tar.xz"
 
 _READ_SIZE = 1 << 20
 _BLOCK = tarfile.BLOCKSIZE

@@ -23,9 +23,10 @@ from pdm_stack.deploy.common import human_size
 from pdm_stack.errors import StackError
 from pdm_stack.folder_lock import folder_lock
 from pdm_stack.host import host_platform
-from pdm_stack.publish.archive import DEFAULT_FORMAT, ArchiveFormat, archive_name, write_archive
+from pdm_stack.publish.archive import archive_name, write_archive
 from pdm_stack.publish.build_numbers import PublishState, fingerprint, next_build, unchanged
 from pdm_stack.publish.filters import Member, postinstall_bytes
+from pdm_stack.publish.formats import DEFAULT_FORMAT, ArchiveFormat
 from pdm_stack.publish.publish_inputs import check_outside_build
 from pdm_stack.publish.published_metadata import (
     METADATA_DIR,

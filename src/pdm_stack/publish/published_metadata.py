@@ -16,7 +16,7 @@ from pdm_stack.stack_spec.model import LayerKind
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from pdm_stack.publish.archive import ArchiveFormat
+    from pdm_stack.publish.formats import ArchiveFormat
     from pdm_stack.publish.publish_inputs import PublishLayer
 
 METADATA_DIR = "__venvstacks__"

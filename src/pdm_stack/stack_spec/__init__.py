@@ -2,17 +2,26 @@
 
 ``load_stack`` reads and validates a spec file into a :class:`StackSpec`; the layer graph built
 from it lives in :mod:`pdm_stack.graph`.
+
+The names below load with their module on first use: the front ends' option parsers, set up on
+every ``pdm`` run, need :mod:`~pdm_stack.stack_spec.field_values` but not the loader.
 """
 
-from pdm_stack.stack_spec.field_values import PLATFORMS
-from pdm_stack.stack_spec.loader import load_stack
-from pdm_stack.stack_spec.model import (
-    LayerKind,
-    LayerSpec,
-    RuntimeArchiveSpec,
-    StackSettings,
-    StackSpec,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pdm_stack.stack_spec.field_values import PLATFORMS
+    from pdm_stack.stack_spec.loader import load_stack
+    from pdm_stack.stack_spec.model import (
+        LayerKind,
+        LayerSpec,
+        RuntimeArchiveSpec,
+        StackSettings,
+        StackSpec,
+    )
 
 __all__ = [
     "PLATFORMS",
@@ -23,3 +32,20 @@ __all__ = [
     "StackSpec",
     "load_stack",
 ]
+
+_MODULES = {
+    "PLATFORMS": "field_values",
+    "load_stack": "loader",
+    "LayerKind": "model",
+    "LayerSpec": "model",
+    "RuntimeArchiveSpec": "model",
+    "StackSettings": "model",
+    "StackSpec": "model",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _MODULES.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
