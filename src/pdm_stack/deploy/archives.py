@@ -24,7 +24,7 @@ import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
-from .common import ABSOLUTE, CHUNK, DeployError, Layer, sha256_file
+from .common import ABSOLUTE, CHUNK, FILE_WRITE, DeployError, Layer, sha256_file
 from .xz_blocks import open_xz
 
 if TYPE_CHECKING:
@@ -346,7 +346,7 @@ def _write_file(tar: tarfile.TarFile, member: tarfile.TarInfo, path: Path) -> st
     digest = hashlib.sha256()
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
     with os.fdopen(os.open(path, flags, 0o600), "wb") as out:
-        for chunk in iter(lambda: source.read(CHUNK), b""):
+        for chunk in iter(lambda: source.read(FILE_WRITE), b""):
             digest.update(chunk)
             out.write(chunk)
     path.chmod(0o755 if member.mode & 0o111 else 0o644)

@@ -25,6 +25,12 @@ PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]*\Z")
 #: The start of an absolute path, POSIX or Windows.
 ABSOLUTE = re.compile(r"[/\\]|[A-Za-z]:")
 CHUNK = 1 << 20
+#: Size of each write of an unpacked file. Linux (ext4, xfs, tmpfs, ...) keeps freshly written
+#: data in page-cache folios as large as the writes, and a process mapping the file (a shared
+#: library) is then given whole folios at a page fault: 1 MiB writes made libtorch_cpu.so count
+#: twice the resident memory in every process importing torch that pip's or uv's small writes
+#: give. The memory used is the same; what ``ps``/``top`` show, and users compare, is not.
+FILE_WRITE = 64 << 10
 
 #: One published layer's metadata (a venvstacks layer JSON object, checked by ``metadata``).
 Layer = dict[str, Any]
