@@ -150,7 +150,7 @@ def test_find_filters_sorts_and_deduplicates(tmp_path: Path, monkeypatch: pytest
         return table[executable.name]
 
     candidates = [Path(name) for name in (*table, "broken")]
-    monkeypatch.setattr(local, "_candidate_executables", lambda request, ft: candidates)
+    monkeypatch.setattr(local, "_candidate_executables", lambda request: candidates)
     monkeypatch.setattr(local, "describe_interpreter", describe)
 
     assert [i.version for i in find_local_interpreters("cpython", "3.11")] == ["3.11.9", "3.11.7", "3.11.2"]
@@ -169,3 +169,53 @@ def test_find_filters_sorts_and_deduplicates(tmp_path: Path, monkeypatch: pytest
 def test_find_rejects_malformed_versions(request_text: str) -> None:
     with pytest.raises(StackError, match="invalid Python version request"):
         find_local_interpreters("cpython", request_text)
+
+
+def test_discovery_runs_no_shim_and_no_interpreter_of_another_version(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Finding 3.11 must not start pyenv-style shell shims (each costs a shell and pyenv's own
+    start-up) nor binaries named for another version; only plausible binaries are probed."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    ran = tmp_path / "ran"
+    for name in ("python3", "python3.11"):  # shims: shell scripts re-dispatching elsewhere
+        shim = bin_dir / name
+        shim.write_text(f'#!/bin/sh\necho {name} >> {ran}\nexec {sys.executable} "$@"\n')
+        shim.chmod(0o755)
+    other = bin_dir / "python3.99"  # a binary whose name states another version
+    other.symlink_to(os.path.realpath(sys.executable))
+    monkeypatch.setenv("PATH", str(bin_dir))
+    probed: list[str] = []
+    real_describe = local.describe_interpreter
+
+    def describe(executable: Path) -> LocalInterpreter:
+        probed.append(executable.name)
+        return real_describe(executable)
+
+    monkeypatch.setattr(local, "describe_interpreter", describe)
+    series = "{}.{}".format(*sys.version_info[:2])
+    found = find_local_interpreters("cpython", series)
+    assert not ran.exists()
+    assert "python3.99" not in probed
+    # The running interpreter is always a candidate, so the search still finds this series.
+    assert [i.version.rsplit(".", 1)[0] for i in found][:1] == [series]
+
+
+@pytest.mark.parametrize(
+    ("name", "request_", "may_match"),
+    [
+        ("python3.11", (3, 11), True),
+        ("python3.12", (3, 11), False),
+        ("python3", (3, 11), True),
+        ("python", (3, 11), True),
+        ("python3.13t", (3, 13), True),
+        ("python3.11", (3,), True),
+        ("python2.7", (3,), False),
+        ("python3.7m", (3, 11), True),  # not a plain version name: probed
+    ],
+)
+def test_only_names_stating_another_version_are_skipped(
+    name: str, request_: tuple[int, ...], may_match: bool
+) -> None:
+    assert local._named_version_may_match(name, request_) is may_match

@@ -15,6 +15,7 @@ import os
 import re
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -185,23 +186,48 @@ def _is_script(path: Path) -> bool:
         return True
 
 
-def _candidate_executables(request: tuple[int, ...], free_threaded: bool) -> list[Path]:
-    import findpython  # imported lazily: discovery is the only user and it is slow to import
+def _candidate_executables(request: tuple[int, ...]) -> list[Path]:
+    """Interpreter binaries that may match ``request``, without running any of them.
 
-    major = request[0]
-    minor = request[1] if len(request) > 1 else None
-    patch = request[2] if len(request) > 2 else None
-    found = findpython.find_all(major, minor, patch, freethreaded=free_threaded)
+    findpython's providers (PATH, pyenv, asdf, uv, rye, ...) list executables lazily; asking
+    findpython to match versions would run each one, pyenv's shell shims included (seconds in
+    all). Here the list is cut first: symlinks resolved, shims dropped, and binaries whose name
+    states another version (``python3.12``) skipped; only what is left is probed, in parallel.
+    """
+    from findpython.providers import ALL_PROVIDERS  # imported lazily: only discovery needs it
+
+    found: list[Path] = []
+    for provider_class in ALL_PROVIDERS.values():
+        provider = provider_class.create()
+        if provider is not None:
+            found.extend(Path(str(python.executable)) for python in provider.find_pythons())
     # The running interpreter is the most trusted candidate; findpython may not see it (e.g. it is
     # not on PATH when pdm-stack runs from a pipx/uv tool environment).
     running = Path(getattr(sys, "_base_executable", None) or sys.executable)
-    paths = [running, *(Path(str(python.executable)) for python in found)]
     unique: dict[str, Path] = {}
-    for path in paths:
+    for path in [running, *found]:
         real = os.path.realpath(path)
-        if real not in unique and Path(real).is_file() and not _is_script(Path(real)):
+        if real in unique or not _named_version_may_match(Path(real).name, request):
+            continue
+        if Path(real).is_file() and not _is_script(Path(real)):
             unique[real] = Path(real)
     return list(unique.values())
+
+
+def _named_version_may_match(name: str, request: tuple[int, ...]) -> bool:
+    """False only for a binary whose name states a version the request excludes."""
+    stated = re.fullmatch(r"python(\d+)(?:\.(\d+))?t?(?:\.exe)?", name)
+    if stated is None:
+        return True
+    numbers = tuple(int(part) for part in stated.groups() if part is not None)
+    return numbers[: len(request)] == request[: len(numbers)]
+
+
+def _describe_or_none(executable: Path) -> LocalInterpreter | None:
+    try:
+        return describe_interpreter(executable)
+    except StackError:
+        return None
 
 
 def find_local_interpreters(
@@ -214,10 +240,11 @@ def find_local_interpreters(
     """
     request = _parse_request(version)
     by_prefix: dict[Path, LocalInterpreter] = {}
-    for executable in _candidate_executables(request, free_threaded):
-        try:
-            found = describe_interpreter(executable)
-        except StackError:
+    candidates = _candidate_executables(request)
+    with ThreadPoolExecutor(max_workers=8, thread_name_prefix="probe") as pool:
+        described = list(pool.map(_describe_or_none, candidates))
+    for found in described:
+        if found is None:
             continue
         if (
             found.usable
