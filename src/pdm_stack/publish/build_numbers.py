@@ -59,7 +59,7 @@ def fingerprint(
         "writer": WRITER_VERSION,
         "format": archive_format,
         "levels": [compressors.GZIP_LEVEL, compressors.XZ_PRESET, compressors.ZSTD_LEVEL],
-        "chunks": [compressors.GZIP_CHUNK, compressors.XZ_CHUNK],
+        "chunks": [compressors.GZIP_CHUNK, compressors.XZ_CHUNK, compressors.XZ_DICT],
         "tools": _tool_versions(),
         "postinstall": hashlib.sha256(postinstall).hexdigest(),
         "naming": naming,

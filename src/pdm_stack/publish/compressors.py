@@ -31,12 +31,18 @@ GZIP_LEVEL = 6
 #: Chunk (= xz block) size. Each block starts with an empty dictionary, so blocks much larger
 #: than the dictionary lose little ratio against one single-threaded stream, while several
 #: blocks compress at once.
-XZ_CHUNK = 8 << 20
+XZ_CHUNK = 16 << 20
 #: Preset 6 (xz's default). Lower presets are much faster on text but not on the machine code
 #: that dominates large layers, where they cost 4-12% of the archive size; the x86 BCJ filter
 #: below more than makes up for cutting the stream into blocks.
 XZ_PRESET = 6
 XZ_MAX_PARALLEL = 4
+#: Dictionary of each block's LZMA2 encoder, smaller than preset 6's 8 MiB: an encoder needs
+#: about 10 times its dictionary, and two preset-6 encoders put publishing the torch layer at
+#: 320 MB peak RSS. Measured on example-project's layers (single layer: numpy): 8 MiB blocks with
+#: an 8 MiB window 27.02 MB at 289 MB RSS; 16 MiB blocks with a 4 MiB window 26.92 MB at 231 MB
+#: (fewer dictionary resets win back more than the smaller window costs).
+XZ_DICT = 4 << 20
 #: Blocks holding x86-64 machine code (bytes of an x86-64 ELF file) go
 #: through xz's x86 branch converter first: relative call/jump targets become absolute, which
 #: repeat and compress far better. Any xz reader (Python's ``lzma`` included) undoes it.
@@ -198,7 +204,7 @@ class ParallelXz(_ChunkedParallel):
 
 def xz_filters(preset: int = XZ_PRESET, *, native: bool = False) -> list[dict[str, int]]:
     """The filter chain of one block: x86 BCJ first if the block holds any machine code."""
-    lzma2 = {"id": lzma.FILTER_LZMA2, "preset": preset}
+    lzma2 = {"id": lzma.FILTER_LZMA2, "preset": preset, "dict_size": XZ_DICT}
     return [{"id": lzma.FILTER_X86}, lzma2] if native else [lzma2]
 
 
