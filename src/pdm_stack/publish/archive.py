@@ -59,7 +59,7 @@ class _HashingFile:
         self.size = 0
         self.digest = hashlib.sha256()
 
-    def write(self, data: bytes, /) -> int:
+    def write(self, data: bytes | memoryview, /) -> int:
         self.digest.update(data)
         self.size += len(data)
         self._stream.write(data)  # type: ignore[attr-defined]

@@ -52,7 +52,7 @@ _WINDOW = 32 * 1024  # deflate's history window: the preset dictionary for the n
 
 
 class Sink(Protocol):
-    def write(self, data: bytes, /) -> object: ...
+    def write(self, data: bytes | memoryview, /) -> object: ...
 
 
 class Compressor(Protocol):
@@ -69,48 +69,55 @@ class Compressor(Protocol):
 
 
 class _ChunkedParallel:
-    """Cuts the input into fixed chunks, compresses them on ``pool`` and writes them in order."""
+    """Cuts the input into fixed chunks, compresses them on ``pool`` and writes them in order.
+
+    Memory is what bounds the chunk size, so each byte is copied once on its way in (the pieces
+    written are kept by reference and joined when a chunk is full) and a chunk is handed to the
+    pool only when a worker will take it: at most ``max_pending`` chunks exist besides the one
+    being filled.
+    """
 
     def __init__(self, out: Sink, pool: Executor, chunk_size: int, max_pending: int) -> None:
         self._out = out
         self._pool = pool
         self._chunk_size = chunk_size
         self._max_pending = max(1, max_pending)
-        self._buffer = bytearray()
-        self._pending: deque[Future[bytes]] = deque()
+        self._pieces: list[bytes | memoryview] = []
+        self._buffered = 0
+        self._pending: deque[Future[bytes | memoryview]] = deque()
         #: Whether the buffered bytes include machine code, and the same for the chunk that
         #: ``_task`` is building (a chunk is "native" if any of its bytes is).
         self._buffer_native = False
         self._chunk_native = False
 
     def write(self, data: bytes | memoryview, /, *, native: bool = False) -> None:
-        self._buffer += data
-        flag = self._buffer_native or native
-        while len(self._buffer) >= self._chunk_size:
-            with memoryview(self._buffer) as view:  # one copy of the chunk, not two
-                chunk = bytes(view[: self._chunk_size])
-            del self._buffer[: self._chunk_size]
-            self._chunk_native = flag
-            self._submit(chunk)
-            flag = native  # what is left holds only bytes of this write
-        self._buffer_native = flag if self._buffer else False
+        # Kept by reference until the chunk is joined: only immutable bytes may be kept.
+        view = memoryview(data if isinstance(data, bytes) else bytes(data))
+        while view.nbytes:
+            piece, view = view[: self._chunk_size - self._buffered], view[self._chunk_size - self._buffered :]
+            self._pieces.append(piece)
+            self._buffered += piece.nbytes
+            self._buffer_native = self._buffer_native or native
+            if self._buffered == self._chunk_size:
+                self._submit_buffered()
 
     def finish(self) -> None:
-        if self._buffer:
-            self._chunk_native = self._buffer_native
-            self._submit(bytes(self._buffer))
-            self._buffer.clear()
+        if self._buffered:
+            self._submit_buffered()
         while self._pending:
             self._out.write(self._pending.popleft().result())
         self._out.write(self._trailer())
 
-    def _submit(self, chunk: bytes) -> None:
-        task = self._task(chunk)
-        self._pending.append(self._pool.submit(task))
-        while len(self._pending) > self._max_pending:
+    def _submit_buffered(self) -> None:
+        chunk = b"".join(self._pieces)
+        self._pieces.clear()
+        self._buffered = 0
+        self._chunk_native, self._buffer_native = self._buffer_native, False
+        while len(self._pending) >= self._max_pending:
             self._out.write(self._pending.popleft().result())
+        self._pending.append(self._pool.submit(self._task(chunk)))
 
-    def _task(self, chunk: bytes) -> Callable[[], bytes]:
+    def _task(self, chunk: bytes) -> Callable[[], bytes | memoryview]:
         raise NotImplementedError
 
     def _trailer(self) -> bytes:
@@ -177,14 +184,14 @@ class ParallelXz(_ChunkedParallel):
         flags = bytes([0, self._CHECK])
         out.write(b"\xfd7zXZ\x00" + flags + struct.pack("<I", zlib.crc32(flags)))
 
-    def _task(self, chunk: bytes) -> Callable[[], bytes]:
+    def _task(self, chunk: bytes) -> Callable[[], bytes | memoryview]:
         preset, records, check = self._preset, self._records, self._CHECK
         slot = len(records)
         records.append((0, 0))
 
         filters = xz_filters(preset, native=self._chunk_native)
 
-        def compress() -> bytes:
+        def compress() -> memoryview:
             stream = lzma.compress(chunk, format=lzma.FORMAT_XZ, check=check, filters=filters)
             block, unpadded, uncompressed = _single_block(stream)
             records[slot] = (unpadded, uncompressed)
@@ -213,7 +220,7 @@ def is_x86_64_elf(head: bytes) -> bool:
     return head.startswith(ELF64_LE) and head[18:20] == b"\x3e\x00"
 
 
-def _single_block(stream: bytes) -> tuple[bytes, int, int]:
+def _single_block(stream: bytes) -> tuple[memoryview, int, int]:
     """The block of a one-block xz stream, with its index record (unpadded, uncompressed size)."""
     backward_size = (struct.unpack_from("<I", stream, len(stream) - 8)[0] + 1) * 4
     index_start = len(stream) - 12 - backward_size
@@ -223,7 +230,7 @@ def _single_block(stream: bytes) -> tuple[bytes, int, int]:
         raise RuntimeError("liblzma wrote an unexpected xz stream layout")
     unpadded, pos = _read_varint(index, pos)
     uncompressed, _ = _read_varint(index, pos)
-    return stream[12:index_start], unpadded, uncompressed
+    return memoryview(stream)[12:index_start], unpadded, uncompressed  # no copy of the block
 
 
 def _varint(value: int) -> bytes:
