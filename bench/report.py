@@ -31,27 +31,30 @@ figure / baseline: below 1 is better than the baseline. Regenerate everything wi
 #: Keys: (scenario, start of the figure name).
 WHY_MISSED = {
     ("numpy-vs-venvstacks", "publish wall"): (
-        "xz's LZMA encoder is the whole cost: the default writes preset-6 blocks on every core, so on"
-        " two cores its wall stays near half of one single-threaded preset-6 stream. Lower presets are"
-        " faster but larger on machine code (numpy layer, same process: preset 3 +11.6 % bytes at"
-        " 0.73x the CPU, 4 +4.1 % at 0.80x, 5 +1.1 % at 1.10x, 6 in 8 MiB blocks with BCJ +0.3 %"
-        " at 1.11x), which would miss the bytes goal. Blocks are independent, so the wall divides by"
-        " the number of cores; tar.zst is 10-20x faster but needs Python 3.14 or zstandard to deploy."
+        "at equal bytes the wall is bounded by xz's LZMA encoder, which runs on every core: on two"
+        " cores the floor is half of venvstacks' single-threaded stream (0.5x), and this run is"
+        " there (a same-run `tar | xz -T0` of example-project takes longer than our publish)."
+        " Measured ways round it all cost bytes: presets 5 and 4 are 13-39 % faster at +0.4-3.6 %"
+        " bytes (numpy and runtime layers, `xz -T2`), which at best reaches about 0.38x; grouping"
+        " members by file type made archives"
+        " larger (+0.1 % and +1.8 %), and tar.zst (10-20x faster) needs Python 3.14 or zstandard on"
+        " the target. What would close it: four or more cores (blocks are independent, so the wall"
+        " divides by the cores), or making tar.zst the default once targets run Python 3.14."
     ),
     ("numpy-vs-venvstacks", "publish size"): (
-        "blocks start with an empty dictionary; the x86 BCJ filter on machine-code blocks usually"
-        " more than makes up for it, less so on text-heavy layers."
+        "blocks start with an empty dictionary; 16 MiB blocks and the x86 BCJ filter on machine"
+        " code make up for it on this stack, by a small margin."
     ),
-    ("wide-stack", "no-op build"): (
-        "every command starts PDM and imports every command module eagerly; on an idle machine a"
-        " no-op build of a small stack took 0.37 s, on a loaded one each interpreter start is several"
-        " times slower. Lazy imports in the command modules (not done yet) would cut most of it."
+    ("example-project", "cold build"): (
+        "the floor installs three packages from uv's cache into one venv on a runtime that is"
+        " already built, and compiles nothing. The build also makes the runtime layer (a relocated"
+        " copy of CPython: copy, patchelf, sysconfig), compiles the bytecode of every layer (the"
+        " standard library included; export and `pdm stack run` reuse it), starts each new layer"
+        " once to check its sys.path, and starts PDM. Against venvstacks, which does the same work,"
+        " the same build is 0.54x. What would close it: reusing a built runtime layer across"
+        " projects (a cache keyed by its inputs) and compiling bytecode while uv installs the next"
+        " layer."
     ),
-    ("numpy-vs-venvstacks", "export"): (
-        "export is dominated by compiling bytecode (on every core, checked-hash) plus PDM's start-up;"
-        " venvstacks copies files and compiles on one core."
-    ),
-    ("numpy-vs-venvstacks", "cold build"): "the build includes making the runtime and PDM's start-up.",
     ("torch", "torch app start-up"): (
         "deployed bytecode is checked-hash (reproducible), so each import hashes its source; the"
         " plain venv uses timestamp bytecode as pip writes it."

@@ -67,11 +67,11 @@ def _parse_index(index: bytes) -> list[tuple[int, int]] | None:
     if len(index) < 8 or index[0] != 0 or zlib.crc32(index[:-4]) != struct.unpack("<I", index[-4:])[0]:
         return None
     try:
-        count, pos = _read_varint(index, 1)
+        count, pos = read_varint(index, 1)
         records = []
         for _ in range(count):
-            unpadded, pos = _read_varint(index, pos)
-            uncompressed, pos = _read_varint(index, pos)
+            unpadded, pos = read_varint(index, pos)
+            uncompressed, pos = read_varint(index, pos)
             records.append((unpadded, uncompressed))
     except IndexError:
         return None
@@ -80,7 +80,8 @@ def _parse_index(index: bytes) -> list[tuple[int, int]] | None:
     return records
 
 
-def _read_varint(data: bytes, pos: int) -> tuple[int, int]:
+def read_varint(data: bytes, pos: int) -> tuple[int, int]:
+    """An xz multibyte integer at ``pos``; returns it and the position after it."""
     value = shift = 0
     while True:
         byte = data[pos]
@@ -91,7 +92,8 @@ def _read_varint(data: bytes, pos: int) -> tuple[int, int]:
             return value, pos
 
 
-def _varint(value: int) -> bytes:
+def encode_varint(value: int) -> bytes:
+    """``value`` as an xz multibyte integer (7 bits a byte, low bits first)."""
     out = bytearray()
     while value >= 0x80:
         out.append((value & 0x7F) | 0x80)
@@ -103,7 +105,7 @@ def _varint(value: int) -> bytes:
 def _decode_block(header: bytes, block: bytes, unpadded: int, uncompressed: int) -> bytes:
     """One block (with its padding, which precedes its check), wrapped as a complete one-block
     stream and decoded; liblzma verifies the block's check and sizes."""
-    index = bytearray(b"\x00") + _varint(1) + _varint(unpadded) + _varint(uncompressed)
+    index = bytearray(b"\x00") + encode_varint(1) + encode_varint(unpadded) + encode_varint(uncompressed)
     index += b"\x00" * (-len(index) % 4)
     index += struct.pack("<I", zlib.crc32(index))
     fields = struct.pack("<I", len(index) // 4 - 1) + header[6:8]

@@ -20,6 +20,8 @@ import zlib
 from collections import deque
 from typing import TYPE_CHECKING, Protocol
 
+from pdm_stack.deploy.xz_blocks import encode_varint, read_varint
+
 if TYPE_CHECKING:
     from collections.abc import Callable
     from concurrent.futures import Executor, Future
@@ -72,9 +74,8 @@ class _ChunkedParallel:
     """Cuts the input into fixed chunks, compresses them on ``pool`` and writes them in order.
 
     Memory is what bounds the chunk size, so each byte is copied once on its way in (the pieces
-    written are kept by reference and joined when a chunk is full) and a chunk is handed to the
-    pool only when a worker will take it: at most ``max_pending`` chunks exist besides the one
-    being filled.
+    written are kept by reference and joined when a chunk is full), and a chunk is gathered only
+    while a worker is free: at most ``max_pending`` chunks exist, the one being gathered included.
     """
 
     def __init__(self, out: Sink, pool: Executor, chunk_size: int, max_pending: int) -> None:
@@ -113,9 +114,11 @@ class _ChunkedParallel:
         self._pieces.clear()
         self._buffered = 0
         self._chunk_native, self._buffer_native = self._buffer_native, False
+        self._pending.append(self._pool.submit(self._task(chunk)))
+        # With every worker busy, the next chunk is gathered only once the oldest is done:
+        # gathering takes milliseconds, compressing seconds, and memory holds one chunk less.
         while len(self._pending) >= self._max_pending:
             self._out.write(self._pending.popleft().result())
-        self._pending.append(self._pool.submit(self._task(chunk)))
 
     def _task(self, chunk: bytes) -> Callable[[], bytes | memoryview]:
         raise NotImplementedError
@@ -200,9 +203,9 @@ class ParallelXz(_ChunkedParallel):
         return compress
 
     def _trailer(self) -> bytes:
-        index = bytearray(b"\x00") + _varint(len(self._records))
+        index = bytearray(b"\x00") + encode_varint(len(self._records))
         for unpadded, uncompressed in self._records:
-            index += _varint(unpadded) + _varint(uncompressed)
+            index += encode_varint(unpadded) + encode_varint(uncompressed)
         index += b"\x00" * (-len(index) % 4)
         index += struct.pack("<I", zlib.crc32(index))
         footer_fields = struct.pack("<I", len(index) // 4 - 1) + bytes([0, self._CHECK])
@@ -225,32 +228,12 @@ def _single_block(stream: bytes) -> tuple[memoryview, int, int]:
     backward_size = (struct.unpack_from("<I", stream, len(stream) - 8)[0] + 1) * 4
     index_start = len(stream) - 12 - backward_size
     index = stream[index_start : len(stream) - 12]
-    count, pos = _read_varint(index, 1)
+    count, pos = read_varint(index, 1)
     if index[0] != 0 or count != 1:  # pragma: no cover - liblzma's single-threaded encoder
         raise RuntimeError("liblzma wrote an unexpected xz stream layout")
-    unpadded, pos = _read_varint(index, pos)
-    uncompressed, _ = _read_varint(index, pos)
+    unpadded, pos = read_varint(index, pos)
+    uncompressed, _ = read_varint(index, pos)
     return memoryview(stream)[12:index_start], unpadded, uncompressed  # no copy of the block
-
-
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while value >= 0x80:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
-def _read_varint(data: bytes, pos: int) -> tuple[int, int]:
-    value = shift = 0
-    while True:
-        byte = data[pos]
-        pos += 1
-        value |= (byte & 0x7F) << shift
-        shift += 7
-        if not byte & 0x80:
-            return value, pos
 
 
 class Zstd:

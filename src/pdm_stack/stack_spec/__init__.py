@@ -9,8 +9,9 @@ every ``pdm`` run, need :mod:`~pdm_stack.stack_spec.field_values` but not the lo
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from pdm_stack.lazy_exports import lazy_attributes
 
 if TYPE_CHECKING:
     from pdm_stack.stack_spec.field_values import PLATFORMS
@@ -44,8 +45,4 @@ _MODULES = {
 }
 
 
-def __getattr__(name: str) -> object:
-    module = _MODULES.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+__getattr__ = lazy_attributes(__name__, _MODULES)
