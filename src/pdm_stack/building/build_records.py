@@ -33,8 +33,8 @@ class BuildRecord:
     install_target: str | None = None
     #: ``requirements_hash`` of the lock the layer was built from (``None`` when unlocked).
     requirements_hash: str | None = None
-    #: Whether every Python file of the layer was compiled at build time the way post-install
-    #: compiles it (``False`` in records of older versions): export then links the bytecode.
+    #: Whether the build compiled the layer's bytecode the way post-install compiles it
+    #: (``False`` in records of older versions): export then links the bytecode.
     bytecode: bool = False
 
     @property

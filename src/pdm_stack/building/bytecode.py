@@ -18,8 +18,8 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 
-def compile_layer_bytecode(staging: Path) -> bool:
-    """Compile the staged layer's Python files with its runtime; True once compileall has run.
+def compile_layer_bytecode(staging: Path) -> None:
+    """Compile the staged layer's Python files with its runtime.
 
     Some packages ship sources that do not compile on this Python (torch does: templates and
     version-specific files); a deployment's post-install fails on exactly the same files with the
@@ -28,4 +28,3 @@ def compile_layer_bytecode(staging: Path) -> bool:
     """
     config = read_config(staging)
     compile_bytecode(staging, config, layer_path(staging, str(config["base_python"])))
-    return True

@@ -96,13 +96,13 @@ class LayerBuilder(ABC):
             self.config(staging).write(staging)
             self.check(staging)
             with self.reporter.step(f"{env_name}: compiling bytecode"):
-                bytecode = compile_layer_bytecode(staging)
+                compile_layer_bytecode(staging)
         BuildRecord(
             env_name=env_name,
             inputs_hash=wanted,
             packages=packages,
             install_target=self.target,
-            bytecode=bytecode,
+            bytecode=True,
             **self.record_fields(),
         ).write(self.build_dir)
         self.reporter.info(self.built_message(packages))
